@@ -1,0 +1,221 @@
+"""The plan: who is where, when, on the output timeline (the format of docs/design.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import LayoutError
+from .grid import assign_cells, grid_dimensions, required_cells
+from .resolution import Resolution
+from .sources import Source, check_patterns, select
+from .spec import RegionSpec
+
+
+@dataclass(frozen=True)
+class Tile:
+    source: str
+    region: str
+    cell: int
+    x: int
+    y: int
+    width: int
+    height: int
+    z: int
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    # Room time at `start`; output time t maps to room time room_start + (t - start).
+    room_start: float
+    tiles: list[Tile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AudioSpan:
+    source: str
+    start: float
+    end: float
+
+
+@dataclass
+class Plan:
+    resolution: str
+    duration: float
+    segments: list[Segment]
+    audio: list[AudioSpan]
+
+    @property
+    def width(self) -> int:
+        return int(self.resolution.split("x")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.resolution.split("x")[1])
+
+    @property
+    def has_video(self) -> bool:
+        return any(seg.tiles for seg in self.segments)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            resolution=data["resolution"],
+            duration=float(data["duration"]),
+            segments=[
+                Segment(
+                    start=float(s["start"]),
+                    end=float(s["end"]),
+                    room_start=float(s.get("room_start", s["start"])),
+                    tiles=[Tile(**t) for t in s["tiles"]],
+                )
+                for s in data["segments"]
+            ],
+            audio=[AudioSpan(**a) for a in data.get("audio", [])],
+        )
+
+    def segment_at(self, t: float) -> Segment | None:
+        for seg in self.segments:
+            if seg.start <= t < seg.end:
+                return seg
+        return None
+
+
+class NothingSelected(LayoutError):
+    pass
+
+
+@dataclass(frozen=True)
+class _Visible:
+    """A tile shown over [start, end) of the room timeline."""
+
+    start: float
+    end: float
+    tile: Tile
+
+
+def _region_rect(region: RegionSpec, res: Resolution) -> tuple[int, int, int, int]:
+    width = min(region.width or res.width, res.width - region.x_pos)
+    height = min(region.height or res.height, res.height - region.y_pos)
+    return region.x_pos, region.y_pos, width, height
+
+
+def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resolution) -> list[_Visible]:
+    chosen = [
+        s
+        for s in select(sources, "video", region.video_sources, region.video_sources_excluded)
+        if s.end > s.start
+    ]
+    if not chosen:
+        return []
+    cells = required_cells(chosen, region.reuse, region.cells_excluded)
+    rows, columns = grid_dimensions(region.max_rows, region.max_columns, cells)
+    assignments = assign_cells(chosen, region.reuse, rows * columns, region.cells_excluded)
+    x0, y0, width, height = _region_rect(region, res)
+    cell_w, cell_h = width // columns, height // rows
+    visible: list[_Visible] = []
+    for cell in sorted({a.cell for a in assignments}):
+        holders = [a for a in assignments if a.cell == cell]
+        row, column = divmod(cell, columns)
+        times = sorted({t for a in holders for t in (a.source.start, a.source.end)})
+        for start, end in zip(times, times[1:]):
+            live = [a for a in holders if a.source.start <= start and a.source.end >= end]
+            if not live:
+                continue
+            winner = min(live, key=lambda a: a.priority)
+            tile = Tile(
+                source=winner.source.sid,
+                region=region.name,
+                cell=cell,
+                x=x0 + column * cell_w,
+                y=y0 + row * cell_h,
+                width=cell_w,
+                height=cell_h,
+                z=region.z_pos,
+            )
+            if visible and visible[-1].tile == tile and visible[-1].end == start:
+                visible[-1] = _Visible(visible[-1].start, end, tile)
+            else:
+                visible.append(_Visible(start, end, tile))
+    return visible
+
+
+def _merge(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _round(t: float) -> float:
+    return round(t, 6)
+
+
+def build_plan(
+    regions: Sequence[RegionSpec],
+    sources: Sequence[Source],
+    resolution: Resolution,
+    audio_sources: Sequence[str] = (),
+    audio_sources_excluded: Sequence[str] = (),
+    trim: bool = True,
+    room_duration: float | None = None,
+) -> Plan:
+    audio_sources = check_patterns(list(audio_sources), "audio_sources")
+    audio_sources_excluded = check_patterns(list(audio_sources_excluded), "audio_sources_excluded")
+    order = {r.name: i for i, r in enumerate(regions)}
+    visible: list[_Visible] = []
+    for region in regions:
+        visible.extend(_region_visibility(region, sources, resolution))
+    audio = [
+        s for s in select(sources, "audio", audio_sources, audio_sources_excluded) if s.end > s.start
+    ]
+    if not visible and not audio:
+        raise NothingSelected(
+            "video_layout" if regions else "audio_sources",
+            "selects no video or audio recording of this room",
+        )
+
+    media = [(v.start, v.end) for v in visible] + [(s.start, s.end) for s in audio]
+    if trim:
+        pieces = _merge(media)
+    else:
+        end = max([room_duration or 0.0] + [e for _, e in media])
+        pieces = [(0.0, end)]
+
+    cuts = sorted({t for v in visible for t in (v.start, v.end)})
+    segments: list[Segment] = []
+    out = 0.0
+    for piece_start, piece_end in pieces:
+        inner = [t for t in cuts if piece_start < t < piece_end]
+        bounds = [piece_start, *inner, piece_end]
+        for start, end in zip(bounds, bounds[1:]):
+            tiles = [v.tile for v in visible if v.start <= start and v.end >= end]
+            tiles.sort(key=lambda t: (t.z, order[t.region], t.cell))
+            segment_start = _round(out)
+            out += end - start
+            segments.append(Segment(segment_start, _round(out), _round(start), tiles))
+    for a, b in zip(segments, segments[1:]):
+        if a.tiles == b.tiles and _round(a.room_start + (a.end - a.start)) == b.room_start:
+            b.start, b.room_start = a.start, a.room_start
+            a.end = a.start  # merged into b; dropped below
+    segments = [s for s in segments if s.end > s.start]
+
+    def to_output(t: float) -> float:
+        for seg in segments:
+            if seg.room_start <= t <= seg.room_start + (seg.end - seg.start) + 1e-9:
+                return _round(seg.start + (t - seg.room_start))
+        return 0.0
+
+    spans = [AudioSpan(s.sid, to_output(s.start), to_output(s.end)) for s in audio]
+    return Plan(str(resolution), _round(out), segments, spans)

@@ -1,0 +1,143 @@
+"""The `roomreel` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import layouts
+from pipeline.compose.errors import ComposeError
+from pipeline.media.manifest import ManifestError, load_manifest
+
+
+class UserError(Exception):
+    """Reported as one line on stderr with a non-zero exit, never as a traceback."""
+
+
+def _load_plan(args: argparse.Namespace):
+    manifest = load_manifest(args.sources)
+    plan = layouts.plan_for_manifest(
+        manifest.data,
+        args.layout,
+        args.resolution,
+        args.audio_sources or [],
+        args.audio_sources_excluded or [],
+        trim=not args.no_trim,
+    )
+    return manifest, plan
+
+
+def cmd_layout_plan(args: argparse.Namespace) -> int:
+    _, plan = _load_plan(args)
+    json.dump(plan.to_dict(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_layout_preview(args: argparse.Namespace) -> int:
+    from pipeline.compose.preview import draw_preview
+
+    manifest, plan = _load_plan(args)
+    names = {sid: rec.track_name or sid for sid, rec in manifest.recordings.items()}
+    print(draw_preview(plan, args.at, args.out, names))
+    return 0
+
+
+def cmd_layout_presets(args: argparse.Namespace) -> int:
+    from layouts.presets import describe
+
+    for name in layouts.preset_names():
+        print(f"{name:14} {describe(name)}")
+    return 0
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from pipeline.compose import render
+
+    args.sources = args.room_dir
+    manifest, plan = _load_plan(args)
+    fmt = args.format or (Path(args.out).suffix.lstrip(".") if Path(args.out).suffix in (".mp4", ".webm") else "mp4")
+    if args.quiet or not sys.stderr.isatty():
+        report = render(manifest, plan, args.out, fmt, args.fps, None, args.skip_broken)
+    else:
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn()
+        ) as bar:
+            task = bar.add_task("composing", total=plan.duration or 1)
+            report = render(
+                manifest, plan, args.out, fmt, args.fps,
+                lambda done, total: bar.update(task, completed=done), args.skip_broken,
+            )
+    for sid, reason in report.skipped.items():
+        print(f"warning: recording {sid} left out: {reason}", file=sys.stderr)
+    print(
+        f"{report.path} {report.duration:.2f}s in {report.elapsed:.2f}s "
+        f"({report.realtime_factor:.1f}x realtime)",
+        file=sys.stderr,
+    )
+    print(report.path)
+    return 0
+
+
+def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> None:
+    p.add_argument("--layout", default=None, help="video_layout JSON, a JSON file or a preset name")
+    if sources_flag:
+        p.add_argument("--sources", required=True, help="ROOM_DIR/room.json")
+    p.add_argument("--resolution", default=None, help="WxH (default 640x480)")
+    p.add_argument("--audio-sources", action="append", help="track name pattern or SID; repeatable")
+    p.add_argument("--audio-sources-excluded", action="append")
+    p.add_argument("--no-trim", action="store_true", help="keep stretches with no media")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roomreel", description="Recording and composition for WebRTC rooms")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    layout = sub.add_parser("layout", help="plan and preview layouts").add_subparsers(dest="action", required=True)
+    plan = layout.add_parser("plan", help="print the layout plan JSON")
+    _add_plan_args(plan)
+    plan.set_defaults(func=cmd_layout_plan)
+    preview = layout.add_parser("preview", help="draw the plan at one instant")
+    _add_plan_args(preview)
+    preview.add_argument("--at", type=float, default=0.0, help="output time in seconds")
+    preview.add_argument("--out", default="preview.png")
+    preview.set_defaults(func=cmd_layout_preview)
+    presets = layout.add_parser("presets", help="list layout presets")
+    presets.set_defaults(func=cmd_layout_presets)
+
+    compose = sub.add_parser("compose", help="compose a room's recordings into one file")
+    compose.add_argument("room_dir")
+    _add_plan_args(compose, sources_flag=False)
+    compose.add_argument("--format", choices=["mp4", "webm"])
+    compose.add_argument("--fps", type=int, default=30)
+    compose.add_argument("--out", required=True)
+    compose.add_argument("--skip-broken", action="store_true", help="leave out broken recordings instead of failing")
+    compose.add_argument("--quiet", action="store_true")
+    compose.set_defaults(func=cmd_compose)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "layout", None) is None and hasattr(args, "layout") and not getattr(args, "audio_sources", None):
+            raise UserError("give --layout, --audio-sources or both")
+        return args.func(args)
+    except (layouts.LayoutError, ManifestError, ComposeError, UserError) as exc:
+        print(f"roomreel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("roomreel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        print(f"roomreel: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

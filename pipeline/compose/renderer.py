@@ -1,0 +1,202 @@
+"""Render a plan into one file in a single streaming pass with bounded memory.
+
+The output timeline is walked in ticks (one video frame, or 20 ms of audio when there
+is no video). Each tick maps to room time through its segment, takes the latest frame
+of each visible tile and the samples of each audible source, and feeds the encoders.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from layouts import Plan
+from pipeline.media.manifest import RoomManifest
+from pipeline.media.probe import MediaError, probe_track
+
+from .audio_source import CHANNELS, SAMPLE_RATE, AudioSource
+from .canvas import Canvas
+from .errors import ComposeError
+from .mixer import Limiter, mix
+from .output import FORMATS, OutputFile
+from .timeline import IntervalSet, subtract, tile_sizes, visible_spans
+from .video_source import VideoSource
+
+DEFAULT_FPS = 30
+AUDIO_ONLY_TICK = 0.02
+Progress = Callable[[float, float], None]
+
+
+@dataclass
+class RenderReport:
+    path: Path
+    duration: float
+    frames: int
+    elapsed: float
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.duration / self.elapsed if self.elapsed else math.inf
+
+
+def _check_sources(manifest: RoomManifest, plan: Plan, skip_broken: bool) -> dict[str, str]:
+    """Probe every recording the plan uses; return the broken ones, or raise on the first."""
+    used = {t.source for s in plan.segments for t in s.tiles} | {a.source for a in plan.audio}
+    broken: dict[str, str] = {}
+    for sid in sorted(used):
+        rec = manifest.recordings.get(sid)
+        if rec is None:
+            reason = "is in the plan but not in the room manifest"
+        else:
+            try:
+                probe_track(manifest.media_path(sid), rec.kind, rec.end - rec.start)
+                continue
+            except MediaError as exc:
+                reason = str(exc)
+        if not skip_broken:
+            raise ComposeError(reason, sid)
+        broken[sid] = reason
+    return broken
+
+
+def _without(plan: Plan, broken: set[str]) -> Plan:
+    if not broken:
+        return plan
+    for seg in plan.segments:
+        seg.tiles = [t for t in seg.tiles if t.source not in broken]
+    plan.audio = [a for a in plan.audio if a.source not in broken]
+    return plan
+
+
+def render(
+    manifest: RoomManifest,
+    plan: Plan,
+    out: Path | str,
+    fmt: str = "mp4",
+    fps: int = DEFAULT_FPS,
+    progress: Progress | None = None,
+    skip_broken: bool = False,
+) -> RenderReport:
+    if fmt not in FORMATS:
+        raise ComposeError(f"unknown format {fmt!r}; use mp4 or webm")
+    out = Path(out)
+    started = time.monotonic()
+    broken = _check_sources(manifest, plan, skip_broken)
+    plan = _without(plan, set(broken))
+    has_video = plan.has_video
+    if not has_video and not plan.audio:
+        raise ComposeError("nothing left to compose: every selected recording is broken")
+
+    spans = visible_spans(plan)
+    sizes = tile_sizes(plan)
+    disabled = {sid: IntervalSet(manifest.recordings[sid].disabled_spans()) for sid in spans}
+    videos = {
+        sid: VideoSource(
+            sid,
+            manifest.media_path(sid),
+            manifest.recordings[sid].start,
+            sizes[sid],
+            IntervalSet(subtract(spans[sid], disabled[sid].intervals)),
+        )
+        for sid in spans
+    }
+    audios = {
+        a.source: AudioSource(a.source, manifest.media_path(a.source), manifest.recordings[a.source].start)
+        for a in plan.audio
+    }
+    partial = out.with_name(out.name + ".part")
+    output = None
+    try:
+        for source in [*videos.values(), *audios.values()]:
+            source.begin()
+        output = OutputFile(partial, fmt, plan.width, plan.height, fps, has_video, bool(audios))
+        frames = _walk(plan, fps, has_video, videos, audios, disabled, output, progress, skip_broken)
+        output.close()
+        output = None
+        for source in [*videos.values(), *audios.values()]:
+            if source.error:
+                broken[source.sid] = source.error
+        os.replace(partial, out)
+    finally:
+        if output is not None:
+            try:
+                output.close()
+            except Exception:
+                pass
+        for source in [*videos.values(), *audios.values()]:
+            source.close()
+        partial.unlink(missing_ok=True)
+    return RenderReport(out, plan.duration, frames, time.monotonic() - started, broken)
+
+
+def _walk(
+    plan: Plan,
+    fps: int,
+    has_video: bool,
+    videos: dict[str, VideoSource],
+    audios: dict[str, AudioSource],
+    disabled: dict[str, IntervalSet],
+    output: OutputFile,
+    progress: Progress | None,
+    skip_broken: bool,
+) -> int:
+    canvas = Canvas(plan.width, plan.height)
+    limiter = Limiter()
+    tick = 1.0 / fps if has_video else AUDIO_ONLY_TICK
+    ticks = max(1, round(plan.duration / tick)) if plan.duration > 0 else 0
+    audio_spans = {a.source: (a.start, a.end) for a in plan.audio}
+    samples_done = 0
+    last_key: tuple | None = None
+    last_frame = None
+    frames = 0
+    report_every = max(1, ticks // 200)
+    seg_index = 0
+    segments = plan.segments
+    for n in range(ticks):
+        t_out = n * tick
+        while seg_index + 1 < len(segments) and t_out >= segments[seg_index].end:
+            seg_index += 1
+        seg = segments[seg_index]
+        room_t = seg.room_start + (t_out - seg.start)
+        if has_video:
+            placed = []
+            for tile in seg.tiles:
+                source = videos[tile.source]
+                picture = source.picture_at(room_t, (tile.width, tile.height))
+                if source.error and not skip_broken:
+                    raise ComposeError(source.error, source.sid)
+                if picture is None or disabled[tile.source].contains(room_t):
+                    continue
+                placed.append((tile, picture))
+            key = tuple((t, id(p)) for t, p in placed)
+            if key != last_key or last_frame is None:
+                last_frame, views = canvas.new_frame()
+                for tile, picture in placed:
+                    canvas.paste(views, picture, tile.x, tile.y, tile.width, tile.height)
+                last_key = key
+            output.add_video(last_frame, n)
+            frames += 1
+        if audios:
+            target = round((n + 1) * tick * SAMPLE_RATE)
+            count = target - samples_done
+            blocks = []
+            room_pos = round(room_t * SAMPLE_RATE)
+            for sid, source in audios.items():
+                start, end = audio_spans[sid]
+                if t_out + tick <= start or t_out >= end:
+                    continue
+                block = source.read(room_pos, count)
+                if source.error and not skip_broken:
+                    raise ComposeError(source.error, sid)
+                if block is not None:
+                    blocks.append(block)
+            output.add_audio(limiter.process(mix(blocks, count, CHANNELS)))
+            samples_done = target
+        if progress and (n % report_every == 0 or n == ticks - 1):
+            progress((n + 1) * tick, plan.duration)
+    return frames

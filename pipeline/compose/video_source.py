@@ -1,0 +1,157 @@
+"""One video recording, decoded and scaled to its tile sizes on a thread of its own.
+
+Decoding and scaling run in FFmpeg with the GIL released, so several readers and the
+encoder share the cores. Frames are scaled only when they will be on screen.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .timeline import IntervalSet
+
+_END = object()
+QUEUE_FRAMES = 8
+
+
+def fit(width: int, height: int, cell_w: int, cell_h: int) -> tuple[int, int]:
+    """The largest even size with the frame's aspect that fits in the cell."""
+    scale = min(cell_w / width, cell_h / height)
+    return max(2, int(width * scale) & ~1), max(2, int(height * scale) & ~1)
+
+
+@dataclass
+class Picture:
+    """A scaled frame as yuv420p plane views; `frame` keeps their memory alive."""
+
+    frame: av.VideoFrame
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def of(cls, frame: av.VideoFrame) -> Picture:
+        w, h = frame.width, frame.height
+        planes = []
+        for i, (pw, ph) in enumerate(((w, h), (w // 2, h // 2), (w // 2, h // 2))):
+            plane = frame.planes[i]
+            rows = np.frombuffer(plane, np.uint8)[: plane.line_size * ph]
+            planes.append(rows.reshape(ph, plane.line_size)[:, :pw])
+        return cls(frame, *planes)
+
+
+@dataclass
+class Shown:
+    """A decoded frame on the room timeline with its pictures per cell size (None: not needed)."""
+
+    t: float
+    pictures: dict[tuple[int, int], Picture] | None
+
+
+class VideoSource:
+    def __init__(
+        self,
+        sid: str,
+        path: Path,
+        start: float,
+        sizes: set[tuple[int, int]],
+        needed: IntervalSet,
+        interpolation: str = "BILINEAR",
+    ) -> None:
+        self.sid = sid
+        self.path = path
+        self.start = start
+        self.sizes = sizes
+        self.needed = needed
+        self.interpolation = interpolation
+        self.error: str | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._current: Shown | None = None
+        self._next: object | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"video-{sid}", daemon=True)
+
+    def begin(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    # -- reader thread ----------------------------------------------------------------
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _scaled(self, frame: av.VideoFrame) -> dict[tuple[int, int], Picture]:
+        pictures = {}
+        for cell_w, cell_h in self.sizes:
+            w, h = fit(frame.width, frame.height, cell_w, cell_h)
+            if (w, h) == (frame.width, frame.height) and frame.format.name == "yuv420p":
+                scaled = frame
+            else:
+                scaled = frame.reformat(w, h, "yuv420p", interpolation=self.interpolation)
+            pictures[(cell_w, cell_h)] = Picture.of(scaled)
+        return pictures
+
+    def _emit(self, t: float, frame: av.VideoFrame, until: float) -> bool:
+        pictures = self._scaled(frame) if self.needed.overlaps(t, until) else None
+        return self._put(Shown(t, pictures))
+
+    def _run(self) -> None:
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                first: float | None = None
+                pending: tuple[float, av.VideoFrame] | None = None
+                for frame in container.decode(stream):
+                    if frame.time is None:
+                        continue
+                    if first is None:
+                        first = frame.time
+                    t = self.start + frame.time - first
+                    if pending and not self._emit(pending[0], pending[1], t):
+                        return
+                    pending = (t, frame)
+                if pending:
+                    self._emit(pending[0], pending[1], math.inf)
+        except Exception as exc:  # a decode failure ends this track only
+            self.error = f"decoding failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        finally:
+            self._put(_END)
+
+    # -- compositor side --------------------------------------------------------------
+    def picture_at(self, t: float, size: tuple[int, int]) -> Picture | None:
+        """The frame on screen at room time `t`: the latest one that started by then."""
+        while not self._done:
+            if self._next is None:
+                self._next = self._queue.get()
+            if self._next is _END:
+                self._done = True
+                break
+            assert isinstance(self._next, Shown)
+            if self._next.t > t + 1e-6:
+                break
+            self._current, self._next = self._next, None
+        if self._current is None or self._current.pictures is None:
+            return None
+        return self._current.pictures.get(size)

@@ -1,0 +1,1 @@
+"""Media helpers shared by recording and composition."""

@@ -1,0 +1,1 @@
+"""dramatiq actors (compose, finalize_recording, deliver_callback, run_hooks, reprocess)."""
