@@ -153,6 +153,8 @@ def _walk(
     samples_done = 0
     last_key: tuple | None = None
     last_frame = None
+    last_layout: tuple | None = None
+    views: list = []
     frames = 0
     report_every = max(1, ticks // 200)
     seg_index = 0
@@ -174,8 +176,13 @@ def _walk(
                     continue
                 placed.append((tile, picture))
             key = tuple((t, id(p)) for t, p in placed)
-            if key != last_key or last_frame is None:
-                last_frame, views = canvas.new_frame()
+            if key != last_key:
+                layout = tuple((t, p.y.shape) for t, p in placed)
+                if layout != last_layout:
+                    # Anything may have moved: start from black. Otherwise every pixel outside
+                    # the pictures is black already and only the pictures are replaced.
+                    last_frame, views = canvas.new_frame()
+                    last_layout = layout
                 for tile, picture in placed:
                     canvas.paste(views, picture, tile.x, tile.y, tile.width, tile.height)
                 last_key = key

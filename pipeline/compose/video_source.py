@@ -10,6 +10,7 @@ import math
 import queue
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -47,6 +48,49 @@ class Picture:
         return cls(frame, *planes)
 
 
+class Scaler:
+    """Scales frames to fit one cell size with FFmpeg's scale filter.
+
+    A filter graph, unlike `VideoFrame.reformat`, lets other threads run while it scales
+    and is several times faster; it is rebuilt when the input size changes mid-track.
+    """
+
+    def __init__(self, cell: tuple[int, int], flags: str) -> None:
+        self.cell = cell
+        self.flags = flags
+        self._input: tuple[int, int, str] | None = None
+        self._graph: av.filter.Graph | None = None
+        self._passthrough = False
+
+    def _configure(self, frame: av.VideoFrame) -> None:
+        w, h = fit(frame.width, frame.height, *self.cell)
+        self._input = (frame.width, frame.height, frame.format.name)
+        self._passthrough = (w, h) == (frame.width, frame.height) and frame.format.name == "yuv420p"
+        if self._passthrough:
+            return
+        graph = av.filter.Graph()
+        source = graph.add_buffer(
+            width=frame.width, height=frame.height, format=frame.format.name, time_base=Fraction(1, 1000)
+        )
+        scale = graph.add("scale", f"{w}:{h}:flags={self.flags}")
+        convert = graph.add("format", "yuv420p")
+        sink = graph.add("buffersink")
+        source.link_to(scale)
+        scale.link_to(convert)
+        convert.link_to(sink)
+        graph.configure()
+        self._graph = graph
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if self._input != (frame.width, frame.height, frame.format.name):
+            self._configure(frame)
+        if self._passthrough:
+            return frame
+        assert self._graph is not None
+        self._graph.push(frame)
+        return self._graph.pull()
+
+
 @dataclass
 class Shown:
     """A decoded frame on the room timeline with its pictures per cell size (None: not needed)."""
@@ -63,14 +107,14 @@ class VideoSource:
         start: float,
         sizes: set[tuple[int, int]],
         needed: IntervalSet,
-        interpolation: str = "BILINEAR",
+        scale_flags: str = "bilinear",
     ) -> None:
         self.sid = sid
         self.path = path
         self.start = start
         self.sizes = sizes
         self.needed = needed
-        self.interpolation = interpolation
+        self._scalers = {size: Scaler(size, scale_flags) for size in sizes}
         self.error: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._current: Shown | None = None
@@ -102,15 +146,7 @@ class VideoSource:
         return False
 
     def _scaled(self, frame: av.VideoFrame) -> dict[tuple[int, int], Picture]:
-        pictures = {}
-        for cell_w, cell_h in self.sizes:
-            w, h = fit(frame.width, frame.height, cell_w, cell_h)
-            if (w, h) == (frame.width, frame.height) and frame.format.name == "yuv420p":
-                scaled = frame
-            else:
-                scaled = frame.reformat(w, h, "yuv420p", interpolation=self.interpolation)
-            pictures[(cell_w, cell_h)] = Picture.of(scaled)
-        return pictures
+        return {size: Picture.of(scaler(frame)) for size, scaler in self._scalers.items()}
 
     def _emit(self, t: float, frame: av.VideoFrame, until: float) -> bool:
         pictures = self._scaled(frame) if self.needed.overlaps(t, until) else None
@@ -120,7 +156,8 @@ class VideoSource:
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
+                stream.thread_type = "SLICE"
+                stream.codec_context.thread_count = 1
                 first: float | None = None
                 pending: tuple[float, av.VideoFrame] | None = None
                 for frame in container.decode(stream):
