@@ -57,14 +57,34 @@ def ffmpeg_command(ffmpeg: str, manifest: dict, room: Path, out: Path) -> list[s
     mix = "".join(f"[{len(videos) + i}:a]" for i in range(len(audios)))
     chains.append(f"{mix}amix=inputs={len(audios)}:normalize=0[a]")
     return cmd + [
-        "-filter_complex", ";".join(chains), "-map", "[v]", "-map", "[a]",
-        "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF), "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out),
+        "-filter_complex",
+        ";".join(chains),
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        X264_PRESET,
+        "-crf",
+        str(X264_CRF),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-movflags",
+        "+faststart",
+        str(out),
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--keep", help="keep the room and outputs in this directory")
     args = parser.parse_args()
@@ -77,8 +97,15 @@ def main() -> None:
         if not (room / "room.json").exists():
             print(f"building a 4 x {args.seconds:.0f} s 640x480 room in {room} ...", flush=True)
             people = [
-                Participant(f"p{i}", COLORS[i], 0.0, args.seconds, tone_hz=300 + 100 * i,
-                            size=(640, 480), textured=True)
+                Participant(
+                    f"p{i}",
+                    COLORS[i],
+                    0.0,
+                    args.seconds,
+                    tone_hz=300 + 100 * i,
+                    size=(640, 480),
+                    textured=True,
+                )
                 for i in range(4)
             ]
             make_room(room, people, fps=FPS)
@@ -86,16 +113,33 @@ def main() -> None:
 
         manifest = json.loads((room / "room.json").read_text())
         roomreel = [
-            sys.executable, "-m", "pipeline.cli", "compose", str(room), "--layout", "grid",
-            "--audio-sources", "*", "--resolution", "1280x720", "--fps", str(FPS), "--quiet",
-            "--out", str(work / "roomreel.mp4"),
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "compose",
+            str(room),
+            "--layout",
+            "grid",
+            "--audio-sources",
+            "*",
+            "--resolution",
+            "1280x720",
+            "--fps",
+            str(FPS),
+            "--quiet",
+            "--out",
+            str(work / "roomreel.mp4"),
         ]
         ffmpeg = ffmpeg_command(imageio_ffmpeg.get_ffmpeg_exe(), manifest, room, work / "ffmpeg.mp4")
         ours, ours_rss = run(roomreel)
         theirs, theirs_rss = run(ffmpeg)
         print(f"media seconds        {args.seconds:.0f}")
-        print(f"roomreel compose     {ours:7.2f} s  {args.seconds / ours:5.2f}x realtime  peak RSS {ours_rss:6.0f} MB")
-        print(f"hand-written ffmpeg  {theirs:7.2f} s  {args.seconds / theirs:5.2f}x realtime  peak RSS {theirs_rss:6.0f} MB")
+        print(
+            f"roomreel compose     {ours:7.2f} s  {args.seconds / ours:5.2f}x realtime  peak RSS {ours_rss:6.0f} MB"
+        )
+        print(
+            f"hand-written ffmpeg  {theirs:7.2f} s  {args.seconds / theirs:5.2f}x realtime  peak RSS {theirs_rss:6.0f} MB"
+        )
         print(f"ratio roomreel/ffmpeg {ours / theirs:.3f}  (target <= 1.0, RSS < 400 MB)")
     finally:
         if not args.keep:

@@ -119,6 +119,8 @@ def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resol
     assignments = assign_cells(chosen, region.reuse, rows * columns, region.cells_excluded)
     x0, y0, width, height = _region_rect(region, res)
     cell_w, cell_h = width // columns, height // rows
+    if cell_w < 2 or cell_h < 2:
+        return []  # more rows or columns than the region has pixels: nothing fits
     visible: list[_Visible] = []
     for cell in sorted({a.cell for a in assignments}):
         holders = [a for a in assignments if a.cell == cell]
@@ -177,9 +179,7 @@ def build_plan(
     visible: list[_Visible] = []
     for region in regions:
         visible.extend(_region_visibility(region, sources, resolution))
-    audio = [
-        s for s in select(sources, "audio", audio_sources, audio_sources_excluded) if s.end > s.start
-    ]
+    audio = [s for s in select(sources, "audio", audio_sources, audio_sources_excluded) if s.end > s.start]
     if not visible and not audio:
         raise NothingSelected(
             "video_layout" if regions else "audio_sources",

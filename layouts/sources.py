@@ -78,8 +78,6 @@ def select(
     chosen = [
         s
         for s in sources
-        if s.kind == kind
-        and any(matches(p, s) for p in include)
-        and not any(matches(p, s) for p in exclude)
+        if s.kind == kind and any(matches(p, s) for p in include) and not any(matches(p, s) for p in exclude)
     ]
     return sorted(chosen, key=lambda s: (s.start, s.end, s.sid))

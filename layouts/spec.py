@@ -13,6 +13,7 @@ from .sources import check_patterns
 REUSE_MODES = ("none", "show_oldest", "show_newest")
 Z_RANGE = (-99, 99)
 MAX_GRID_SIDE = 100
+MIN_REGION_SIDE = 16
 _KNOWN = {
     "video_sources",
     "video_sources_excluded",
@@ -70,6 +71,8 @@ def _optional_size(value: Any, path: str, hi: int) -> int | None:
     if value is None:
         return None
     number = _int(value, path, lo=0, hi=hi)
+    if 0 < number < MIN_REGION_SIDE:
+        raise LayoutError(path, f"must be 0 (to the edge) or at least {MIN_REGION_SIDE}, got {number}")
     return number or None
 
 
@@ -96,6 +99,11 @@ def parse_region(name: str, raw: Any, resolution: Resolution, root: str) -> Regi
     z_pos = _int(raw.get("z_pos", 0) or 0, f"{path}.z_pos", lo=Z_RANGE[0], hi=Z_RANGE[1])
     width = _optional_size(raw.get("width"), f"{path}.width", resolution.width)
     height = _optional_size(raw.get("height"), f"{path}.height", resolution.height)
+    for axis, pos, limit in (("x_pos", x_pos, resolution.width), ("y_pos", y_pos, resolution.height)):
+        if limit - pos < MIN_REGION_SIDE:
+            raise LayoutError(
+                f"{path}.{axis}", f"leaves less than {MIN_REGION_SIDE} pixels of the canvas, got {pos}"
+            )
     cells = raw.get("cells_excluded")
     if cells is None:
         cells = []
@@ -123,9 +131,7 @@ def parse_region(name: str, raw: Any, resolution: Resolution, root: str) -> Regi
     )
 
 
-def parse_layout(
-    raw: Any, resolution: Resolution, root: str = "video_layout"
-) -> list[RegionSpec]:
+def parse_layout(raw: Any, resolution: Resolution, root: str = "video_layout") -> list[RegionSpec]:
     """Validate a `video_layout` (object or JSON text). `{}` or None is an audio-only layout."""
     if raw is None or raw == "":
         return []

@@ -59,19 +59,29 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
     args.sources = args.room_dir
     manifest, plan = _load_plan(args)
-    fmt = args.format or (Path(args.out).suffix.lstrip(".") if Path(args.out).suffix in (".mp4", ".webm") else "mp4")
+    fmt = args.format or (
+        Path(args.out).suffix.lstrip(".") if Path(args.out).suffix in (".mp4", ".webm") else "mp4"
+    )
     if args.quiet or not sys.stderr.isatty():
         report = render(manifest, plan, args.out, fmt, args.fps, None, args.skip_broken)
     else:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(), TimeRemainingColumn()
+            "[progress.description]{task.description}",
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
         ) as bar:
             task = bar.add_task("composing", total=plan.duration or 1)
             report = render(
-                manifest, plan, args.out, fmt, args.fps,
-                lambda done, total: bar.update(task, completed=done), args.skip_broken,
+                manifest,
+                plan,
+                args.out,
+                fmt,
+                args.fps,
+                lambda done, total: bar.update(task, completed=done),
+                args.skip_broken,
             )
     for sid, reason in report.skipped.items():
         print(f"warning: recording {sid} left out: {reason}", file=sys.stderr)
@@ -95,10 +105,14 @@ def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="roomreel", description="Recording and composition for WebRTC rooms")
+    parser = argparse.ArgumentParser(
+        prog="roomreel", description="Recording and composition for WebRTC rooms"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    layout = sub.add_parser("layout", help="plan and preview layouts").add_subparsers(dest="action", required=True)
+    layout = sub.add_parser("layout", help="plan and preview layouts").add_subparsers(
+        dest="action", required=True
+    )
     plan = layout.add_parser("plan", help="print the layout plan JSON")
     _add_plan_args(plan)
     plan.set_defaults(func=cmd_layout_plan)
@@ -116,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--format", choices=["mp4", "webm"])
     compose.add_argument("--fps", type=int, default=30)
     compose.add_argument("--out", required=True)
-    compose.add_argument("--skip-broken", action="store_true", help="leave out broken recordings instead of failing")
+    compose.add_argument(
+        "--skip-broken", action="store_true", help="leave out broken recordings instead of failing"
+    )
     compose.add_argument("--quiet", action="store_true")
     compose.set_defaults(func=cmd_compose)
     return parser
@@ -125,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if getattr(args, "layout", None) is None and hasattr(args, "layout") and not getattr(args, "audio_sources", None):
+        if (
+            getattr(args, "layout", None) is None
+            and hasattr(args, "layout")
+            and not getattr(args, "audio_sources", None)
+        ):
             raise UserError("give --layout, --audio-sources or both")
         return args.func(args)
     except (layouts.LayoutError, ManifestError, ComposeError, UserError) as exc:

@@ -70,7 +70,8 @@ def _textures(color: tuple[int, int, int], size: tuple[int, int], count: int) ->
 def _video_frames(p: Participant, fps: int):
     """(room time, rgb array) for every frame the publisher sends."""
     step = 1.0 / fps
-    textures = {}
+    # Every array yielded stays alive here, so callers may cache by identity.
+    textures: dict = {}
     n = 0
     while True:
         t = p.join + n * step
@@ -81,7 +82,9 @@ def _video_frames(p: Participant, fps: int):
             continue
         size = p.size if not p.resize or t < p.resize[0] else p.resize[1]
         if any(f <= t < f + step for f in p.flashes):
-            yield t, _solid((255, 255, 255), size)
+            if ("flash", size) not in textures:
+                textures[("flash", size)] = [_solid((255, 255, 255), size)]
+            yield t, textures[("flash", size)][0]
         elif p.textured:
             if size not in textures:
                 textures[size] = _textures(p.color, size, 30)
@@ -131,12 +134,17 @@ def write_video(path: Path, p: Participant, fps: int) -> tuple[float, float]:
                 out.mux(packet)
 
         last = first_t
+        converted: dict[int, av.VideoFrame] = {}  # the generator repeats a few arrays
         for t, rgb in [(first_t, first_rgb), *frames]:
             if (rgb.shape[1], rgb.shape[0]) != size:
                 mux(encoder.encode(None))
                 size = (rgb.shape[1], rgb.shape[0])
                 encoder = _video_encoder(codec, size, fps)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            if id(rgb) not in converted:
+                converted[id(rgb)] = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                    format="yuv420p"
+                )
+            frame = converted[id(rgb)]
             frame.pts = int(round((t - first_t) * 1000))
             frame.time_base = Fraction(1, 1000)
             mux(encoder.encode(frame))
@@ -200,20 +208,40 @@ def make_room(
                 events += [{"t": a, "type": "disabled"}, {"t": b, "type": "enabled"}]
             size = p.size
             recordings.append(
-                {"sid": rt, "track_sid": sid("MT", room_name, p.identity, "video"),
-                 "track_name": f"{p.identity}-cam", "kind": "video", "codec": p.codec,
-                 "container_format": "mkv", **common, "start": round(start, 6), "end": round(end, 6),
-                 "media": media, "width": size[0], "height": size[1], "events": events}
+                {
+                    "sid": rt,
+                    "track_sid": sid("MT", room_name, p.identity, "video"),
+                    "track_name": f"{p.identity}-cam",
+                    "kind": "video",
+                    "codec": p.codec,
+                    "container_format": "mkv",
+                    **common,
+                    "start": round(start, 6),
+                    "end": round(end, 6),
+                    "media": media,
+                    "width": size[0],
+                    "height": size[1],
+                    "events": events,
+                }
             )
         if p.audio:
             rt = sid("RT", room_name, p.identity, "audio")
             media = f"{rt}.mka"
             start, end = write_audio(directory / media, p)
             recordings.append(
-                {"sid": rt, "track_sid": sid("MT", room_name, p.identity, "audio"),
-                 "track_name": f"{p.identity}-mic", "kind": "audio", "codec": "OPUS",
-                 "container_format": "mka", **common, "start": round(start, 6), "end": round(end, 6),
-                 "media": media, "events": []}
+                {
+                    "sid": rt,
+                    "track_sid": sid("MT", room_name, p.identity, "audio"),
+                    "track_name": f"{p.identity}-mic",
+                    "kind": "audio",
+                    "codec": "OPUS",
+                    "container_format": "mka",
+                    **common,
+                    "start": round(start, 6),
+                    "end": round(end, 6),
+                    "media": media,
+                    "events": [],
+                }
             )
     end = duration if duration is not None else max(p.leave for p in participants)
     manifest = {
@@ -230,7 +258,9 @@ def make_room(
 def _iso_after(base: str, seconds: float) -> str:
     from datetime import datetime, timedelta
 
-    return (datetime.fromisoformat(base) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds") + "Z"
+    return (datetime.fromisoformat(base) + timedelta(seconds=seconds)).isoformat(
+        timespec="milliseconds"
+    ) + "Z"
 
 
 COLORS = [(220, 40, 40), (40, 200, 60), (40, 80, 230), (230, 200, 30), (200, 60, 200), (40, 200, 200)]

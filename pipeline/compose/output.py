@@ -44,7 +44,9 @@ class OutputFile:
         self, path: Path, fmt: str, width: int, height: int, fps: int, video: bool, audio: bool
     ) -> None:
         settings = FORMATS[fmt]
-        self.container = av.open(str(path), "w", format=settings.container, options=settings.container_options)
+        self.container = av.open(
+            str(path), "w", format=settings.container, options=settings.container_options
+        )
         self.video = None
         self.audio = None
         self.fps = fps
@@ -72,9 +74,7 @@ class OutputFile:
         self.container.mux(self.video.encode(frame))
 
     def _encode_audio(self, pcm: np.ndarray) -> None:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(pcm.T), format="fltp", layout="stereo"
-        )
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp", layout="stereo")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._audio_pts
         frame.time_base = Fraction(1, SAMPLE_RATE)

@@ -7,8 +7,6 @@ encoder share the cores. Frames are scaled only when they will be on screen.
 from __future__ import annotations
 
 import math
-import queue
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,9 +14,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from .reader_thread import END, ReaderThread
 from .timeline import IntervalSet
 
-_END = object()
 QUEUE_FRAMES = 8
 
 
@@ -99,7 +97,7 @@ class Shown:
     pictures: dict[tuple[int, int], Picture] | None
 
 
-class VideoSource:
+class VideoSource(ReaderThread):
     def __init__(
         self,
         sid: str,
@@ -115,74 +113,45 @@ class VideoSource:
         self.sizes = sizes
         self.needed = needed
         self._scalers = {size: Scaler(size, scale_flags) for size in sizes}
-        self.error: str | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        super().__init__(f"video-{sid}", QUEUE_FRAMES)
         self._current: Shown | None = None
         self._next: object | None = None
         self._done = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"video-{sid}", daemon=True)
-
-    def begin(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        self._thread.join()
 
     # -- reader thread ----------------------------------------------------------------
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _scaled(self, frame: av.VideoFrame) -> dict[tuple[int, int], Picture]:
         return {size: Picture.of(scaler(frame)) for size, scaler in self._scalers.items()}
 
     def _emit(self, t: float, frame: av.VideoFrame, until: float) -> bool:
         pictures = self._scaled(frame) if self.needed.overlaps(t, until) else None
-        return self._put(Shown(t, pictures))
+        return self.put(Shown(t, pictures))
 
-    def _run(self) -> None:
-        try:
-            with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
-                stream.thread_type = "SLICE"
-                stream.codec_context.thread_count = 1
-                first: float | None = None
-                pending: tuple[float, av.VideoFrame] | None = None
-                for frame in container.decode(stream):
-                    if frame.time is None:
-                        continue
-                    if first is None:
-                        first = frame.time
-                    t = self.start + frame.time - first
-                    if pending and not self._emit(pending[0], pending[1], t):
-                        return
-                    pending = (t, frame)
-                if pending:
-                    self._emit(pending[0], pending[1], math.inf)
-        except Exception as exc:  # a decode failure ends this track only
-            self.error = f"decoding failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-        finally:
-            self._put(_END)
+    def produce(self) -> None:
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "SLICE"
+            stream.codec_context.thread_count = 1
+            first: float | None = None
+            pending: tuple[float, av.VideoFrame] | None = None
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                if first is None:
+                    first = frame.time
+                t = self.start + frame.time - first
+                if pending and not self._emit(pending[0], pending[1], t):
+                    return
+                pending = (t, frame)
+            if pending:
+                self._emit(pending[0], pending[1], math.inf)
 
     # -- compositor side --------------------------------------------------------------
     def picture_at(self, t: float, size: tuple[int, int]) -> Picture | None:
         """The frame on screen at room time `t`: the latest one that started by then."""
         while not self._done:
             if self._next is None:
-                self._next = self._queue.get()
-            if self._next is _END:
+                self._next = self.take()
+            if self._next is END:
                 self._done = True
                 break
             assert isinstance(self._next, Shown)

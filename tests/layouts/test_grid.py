@@ -3,8 +3,21 @@ from layouts.sources import Source
 
 
 def test_unbounded_grid_is_near_square():
-    expected = {1: (1, 1), 2: (1, 2), 3: (2, 2), 4: (2, 2), 5: (2, 3), 6: (2, 3), 7: (3, 3),
-                8: (3, 3), 9: (3, 3), 10: (3, 4), 12: (3, 4), 17: (4, 5), 20: (4, 5)}
+    expected = {
+        1: (1, 1),
+        2: (1, 2),
+        3: (2, 2),
+        4: (2, 2),
+        5: (2, 3),
+        6: (2, 3),
+        7: (3, 3),
+        8: (3, 3),
+        9: (3, 3),
+        10: (3, 4),
+        12: (3, 4),
+        17: (4, 5),
+        20: (4, 5),
+    }
     for cells, dims in expected.items():
         assert grid_dimensions(None, None, cells) == dims, cells
 
