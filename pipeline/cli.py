@@ -94,6 +94,13 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import run
+
+    print(run())
+    return 0
+
+
 def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> None:
     p.add_argument("--layout", default=None, help="video_layout JSON, a JSON file or a preset name")
     if sources_flag:
@@ -135,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compose.add_argument("--quiet", action="store_true")
     compose.set_defaults(func=cmd_compose)
+
+    demo = sub.add_parser("demo", help="record and compose one room on the embedded defaults")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -151,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (layouts.LayoutError, ManifestError, ComposeError, UserError) as exc:
         print(f"roomreel: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("roomreel: interrupted", file=sys.stderr)
         return 130

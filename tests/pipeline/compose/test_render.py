@@ -15,7 +15,7 @@ from tests.media_checks import (
     streams,
     video_frames,
 )
-from tests.pipeline.compose.conftest import BLUE, GREEN, RED
+from tests.pipeline.conftest import BLUE, GREEN, RED
 
 pytestmark = pytest.mark.media
 BLACK = (0, 0, 0)

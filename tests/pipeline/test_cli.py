@@ -1,0 +1,103 @@
+"""The `roomreel` command line: plan JSON, preview picture, presets, demo."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from pipeline.compose.preview import source_colour
+from pipeline.media.manifest import load_manifest
+
+
+def roomreel(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs,
+    )
+
+
+def test_layout_plan_prints_the_plan(room):
+    result = roomreel(
+        "layout",
+        "plan",
+        "--layout",
+        "grid",
+        "--sources",
+        str(room / "room.json"),
+        "--resolution",
+        "1280x720",
+        "--audio-sources",
+        "*",
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["resolution"] == "1280x720"
+    assert plan["duration"] == pytest.approx(8.0, abs=0.01)
+    assert plan["segments"][0]["start"] == 0
+    assert {"source", "region", "cell", "x", "y", "width", "height", "z"} <= set(
+        plan["segments"][0]["tiles"][0]
+    )
+    assert len(plan["audio"]) == 3
+
+
+def test_no_trim_flag(room):
+    result = roomreel("layout", "plan", "--layout", "grid", "--sources", str(room / "room.json"), "--no-trim")
+    assert json.loads(result.stdout)["duration"] == pytest.approx(10.0)
+
+
+def test_preview_draws_each_source_in_its_colour(room, tmp_path):
+    out = tmp_path / "p.png"
+    result = roomreel(
+        "layout",
+        "preview",
+        "--layout",
+        "grid",
+        "--sources",
+        str(room / "room.json"),
+        "--at",
+        "3",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    image = Image.open(out).convert("RGB")
+    assert image.size == (640, 480)
+    manifest = load_manifest(room)
+    carol = next(sid for sid, r in manifest.recordings.items() if r.track_name == "carol-cam")
+    assert image.getpixel((160, 400)) == source_colour(carol)
+    assert image.getpixel((480, 400)) == (0, 0, 0)
+
+
+def test_presets_are_listed():
+    result = roomreel("layout", "presets")
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == sorted(
+        ["chess", "grid", "mosaic", "pip", "presentation", "sequence", "sidebar", "single"]
+    )
+
+
+def test_compose_needs_a_layout_or_audio(room, tmp_path):
+    result = roomreel("compose", str(room), "--out", str(tmp_path / "x.mp4"))
+    assert (
+        result.returncode == 2
+        and result.stderr.strip() == "roomreel: error: give --layout, --audio-sources or both"
+    )
+
+
+@pytest.mark.media
+def test_demo_ends_with_the_composed_file(tmp_path):
+    result = roomreel("demo", env={"ROOMREEL_DATA_DIR": str(tmp_path), "PATH": ""}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    path = result.stdout.strip().splitlines()[-1]
+    assert path.endswith("composition.mp4")
+    assert (tmp_path / "demo" / "preview.png").exists()
+    from tests.media_checks import streams
+
+    info = streams(path)
+    assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", "aac", 1280, 720)
+    assert info.duration == pytest.approx(20.0, abs=0.2)
