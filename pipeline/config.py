@@ -1,0 +1,35 @@
+"""Settings from the environment (`ROOMREEL_*`), with the embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    storage_url: str
+    broker_url: str
+    public_url: str
+    account_sid: str | None
+    auth_token: str | None
+    # Signs local download URLs; derived from the data dir when unset.
+    secret_key: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("ROOMREEL_DATA_DIR", ".roomreel")).resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("ROOMREEL_DATABASE_URL") or f"sqlite:///{data_dir / 'roomreel.db'}",
+            storage_url=env.get("ROOMREEL_STORAGE_URL") or (data_dir / "storage").as_uri(),
+            broker_url=env.get("ROOMREEL_BROKER_URL") or "memory",
+            public_url=(env.get("ROOMREEL_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+            account_sid=env.get("ROOMREEL_ACCOUNT_SID") or None,
+            auth_token=env.get("ROOMREEL_AUTH_TOKEN") or None,
+            secret_key=env.get("ROOMREEL_SECRET_KEY") or None,
+        )
