@@ -11,6 +11,7 @@ from pathlib import Path
 import layouts
 from pipeline.compose.errors import ComposeError
 from pipeline.media.manifest import ManifestError, load_manifest
+from pipeline.storage import StorageError
 
 
 class UserError(Exception):
@@ -101,6 +102,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database():
+    from pipeline.config import Settings
+    from pipeline.db import Database
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    db.upgrade()
+    return settings, db
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings, _ = _database()
+    print(f"database at {settings.database_url.split('@')[-1]} is up to date")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from pipeline.accounts import create_api_key, ensure_account
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    key = create_api_key(db, account.sid, args.friendly_name or "")
+    print(json.dumps({"sid": key.sid, "secret": key.secret, "account_sid": account.sid}))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pipeline.accounts import ensure_account
+    from pipeline.api.app import storage_secret
+    from pipeline.importer import import_room
+    from pipeline.storage import open_storage
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    print(import_room(db, storage, account.sid, args.room_dir))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipeline.accounts import ensure_account
+    from pipeline.api.app import create_app
+
+    settings, db = _database()
+    account, created = ensure_account(db, settings)
+    if created:
+        print(f"created account {account.sid} with auth token {account.auth_token}", file=sys.stderr)
+    else:
+        print(f"account {account.sid}", file=sys.stderr)
+    app = create_app(
+        settings,
+        db,
+        public_url=settings.public_url if "ROOMREEL_PUBLIC_URL" in __import__("os").environ else None,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> None:
     p.add_argument("--layout", default=None, help="video_layout JSON, a JSON file or a preset name")
     if sources_flag:
@@ -143,6 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--quiet", action="store_true")
     compose.set_defaults(func=cmd_compose)
 
+    serve = sub.add_parser("serve", help="run the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    create_key = keys.add_parser("create", help="make an API key (prints sid and secret)")
+    create_key.add_argument("--friendly-name")
+    create_key.set_defaults(func=cmd_keys_create)
+
+    importer = sub.add_parser(
+        "import", help="import a room directory (room.json + media) as a completed room"
+    )
+    importer.add_argument("room_dir")
+    importer.set_defaults(func=cmd_import)
+
     demo = sub.add_parser("demo", help="record and compose one room on the embedded defaults")
     demo.set_defaults(func=cmd_demo)
     return parser
@@ -158,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             raise UserError("give --layout, --audio-sources or both")
         return args.func(args)
-    except (layouts.LayoutError, ManifestError, ComposeError, UserError) as exc:
+    except (layouts.LayoutError, ManifestError, ComposeError, StorageError, UserError) as exc:
         print(f"roomreel: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -1,0 +1,50 @@
+"""The FastAPI application: Twilio-compatible `/v1` and the signed media route."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.db import Database
+from pipeline.storage import open_storage
+
+from . import compositions, hooks, media, recordings, rooms, settings
+from .context import Services
+from .errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+    validation_error_handler,
+)
+
+
+def storage_secret(config: Settings) -> str:
+    return config.secret_key or hashlib.sha256(f"roomreel:{config.data_dir}".encode()).hexdigest()
+
+
+def create_app(
+    config: Settings | None = None, db: Database | None = None, public_url: str | None = None
+) -> FastAPI:
+    config = config or Settings.from_env()
+    db = db or Database(config.database_url)
+    storage = open_storage(config.storage_url, storage_secret(config), public_url or config.public_url)
+    app = FastAPI(
+        title="roomreel",
+        version=__version__,
+        description="Twilio Video compatible recordings and compositions, self-hosted.",
+    )
+    app.state.services = Services(config, db, storage)
+    app.state.public_url = public_url
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
+    for module in (rooms, recordings, compositions, hooks, settings, media):
+        app.include_router(module.router)
+    return app

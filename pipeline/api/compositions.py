@@ -1,0 +1,137 @@
+"""Compositions: create (validated through layouts/), list, fetch, delete and Media."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.db.models import Composition, Room, utcnow
+from pipeline.rooms import API_PRIORITY, composition_event
+from pipeline.sids import is_sid, new_sid
+
+from . import render
+from .composition_spec import read_spec, require_media
+from .context import Call, call
+from .errors import invalid, not_found
+from .media import media_redirect
+from .paging import page
+from .params import DATE_FILTERS, PAGING
+
+router = APIRouter(prefix="/v1/Compositions")
+CREATE = {
+    "RoomSid",
+    "VideoLayout",
+    "AudioSources",
+    "AudioSourcesExcluded",
+    "Resolution",
+    "Format",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "Trim",
+}
+STATUSES = ("enqueued", "processing", "completed", "deleted", "failed")
+
+
+def find_composition(session, c: Call, sid: str) -> Composition:
+    composition = session.get(Composition, sid)
+    if composition is None or composition.account_sid != c.account.sid:
+        raise not_found(f"/Compositions/{sid}")
+    return composition
+
+
+@router.post("")
+async def create_composition(request: Request):
+    c = await call(request, CREATE)
+    room_sid = c.params.str("RoomSid", required=True, max_len=34)
+    if not is_sid(room_sid, "RM"):
+        raise invalid("RoomSid", "must be a room SID (RM followed by 32 hex digits)")
+    spec = read_spec(c.params)
+    require_media(spec)
+
+    def work():
+        with c.db.session() as session:
+            room = session.get(Room, room_sid)
+            if room is None or room.account_sid != c.account.sid:
+                raise not_found(f"/Rooms/{room_sid}")
+            composition = Composition(
+                sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=API_PRIORITY, **spec
+            )
+            session.add(composition)
+            composition_event(session, composition, "composition-enqueued")
+            session.flush()
+            return render.composition(composition, c.base)
+
+    return JSONResponse(await run_in_threadpool(work), status_code=201)
+
+
+@router.get("")
+async def list_compositions(request: Request):
+    c = await call(request, {"Status", "RoomSid", *DATE_FILTERS, *PAGING})
+    p = c.params
+    query = select(Composition).where(Composition.account_sid == c.account.sid)
+    if (status := p.str("Status", choices=STATUSES)) is not None:
+        query = query.where(Composition.status == status)
+    if (room_sid := p.str("RoomSid")) is not None:
+        query = query.where(Composition.room_sid == room_sid)
+    if (after := p.date("DateCreatedAfter")) is not None:
+        query = query.where(Composition.date_created >= after)
+    if (before := p.date("DateCreatedBefore")) is not None:
+        query = query.where(Composition.date_created < before)
+    query = query.order_by(Composition.date_created.desc(), Composition.sid)
+
+    def work():
+        with c.db.session() as session:
+            return page(
+                session,
+                query,
+                p,
+                f"{c.base}/v1/Compositions",
+                "compositions",
+                lambda x: render.composition(x, c.base),
+                max_page_size=100,
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{sid}")
+async def fetch_composition(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            return render.composition(find_composition(session, c, sid), c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.delete("/{sid}", status_code=204)
+async def delete_composition(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            composition = find_composition(session, c, sid)
+            if composition.media_key:
+                c.services.storage.delete(composition.media_key)
+            composition.status = "deleted"
+            composition.date_deleted = utcnow()
+
+    await run_in_threadpool(work)
+    return Response(status_code=204)
+
+
+@router.get("/{sid}/Media")
+async def composition_media(request: Request, sid: str):
+    c = await call(request, {"Ttl"})
+    ttl = c.params.int("Ttl", 600, 1, 3600)
+
+    def work():
+        with c.db.session() as session:
+            composition = find_composition(session, c, sid)
+            return composition.status, composition.media_key, f"{composition.sid}.{composition.format}"
+
+    status, key, filename = await run_in_threadpool(work)
+    return media_redirect(c, status, key, ttl, filename)

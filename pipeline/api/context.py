@@ -1,0 +1,88 @@
+"""What every route needs: the database, the storage, the settings and the caller's account."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.config import Settings
+from pipeline.db import Database
+from pipeline.db.models import Account, ApiKey
+from pipeline.storage import Storage
+
+from .errors import AUTH_FAILED, ApiError
+from .params import Params
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: Storage
+
+
+@dataclass
+class Call:
+    """One authenticated request."""
+
+    services: Services
+    account: Account
+    base: str
+    params: Params | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def base_url(request: Request) -> str:
+    configured = request.app.state.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise ApiError(401, AUTH_FAILED, "Authentication Error - No credentials provided")
+    try:
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(401, AUTH_FAILED, "Authentication Error - invalid credentials") from None
+    return user, password
+
+
+def authenticate(svc: Services, user: str, password: str) -> Account:
+    with svc.db.session() as session:
+        if user.startswith("SK"):
+            key = session.get(ApiKey, user)
+            if key and hmac.compare_digest(key.secret, password):
+                account = session.get(Account, key.account_sid)
+                if account:
+                    return account
+        else:
+            account = session.get(Account, user)
+            if account and hmac.compare_digest(account.auth_token, password):
+                return account
+    raise ApiError(401, AUTH_FAILED, "Authentication Error - invalid username or password")
+
+
+async def call(request: Request, allowed: set[str] | None = None) -> Call:
+    """Authenticate and read the parameters (form for POST, query otherwise)."""
+    svc = services(request)
+    user, password = _credentials(request)
+    account = await run_in_threadpool(authenticate, svc, user, password)
+    params = None
+    if allowed is not None:
+        data = await request.form() if request.method == "POST" else request.query_params
+        params = Params(data, allowed)
+    return Call(svc, account, base_url(request), params)

@@ -1,0 +1,75 @@
+"""Twilio's error body `{code, message, more_info, status}` for every failure the API reports."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Twilio's codes where they exist; 53xxx for roomreel's validation errors (docs/api.md).
+AUTH_FAILED = 20003
+NOT_FOUND = 20404
+METHOD_NOT_ALLOWED = 20005
+INVALID_PARAMETER = 53400
+UNKNOWN_PARAMETER = 53401
+ROOM_EXISTS = 53113
+HOOK_NAME_EXISTS = 53407
+ROOM_NOT_COMPLETED = 53408
+MEDIA_UNAVAILABLE = 53409
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def invalid(field: str, reason: str, code: int = INVALID_PARAMETER) -> ApiError:
+    return ApiError(400, code, f"{field} {reason}" if field else reason)
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, f"The requested resource {what} was not found")
+
+
+def body(status: int, code: int, message: str) -> dict:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def respond(status: int, code: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body(status, code, message), status_code=status, headers=headers)
+
+
+async def api_error_handler(_: Request, exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="roomreel"'} if exc.status == 401 else None
+    return respond(exc.status, exc.code, exc.message, headers)
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        return respond(404, NOT_FOUND, f"The requested resource {request.url.path} was not found")
+    if exc.status_code == 405:
+        return respond(405, METHOD_NOT_ALLOWED, f"Method {request.method} not allowed on {request.url.path}")
+    return respond(exc.status_code, exc.status_code * 10, str(exc.detail))
+
+
+async def validation_error_handler(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"loc": [], "msg": "invalid request"}
+    field = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "query", "path"))
+    return respond(400, INVALID_PARAMETER, f"{field} {first.get('msg', 'is invalid')}".strip())
+
+
+async def unexpected_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    # Never a traceback to the client; the log has it.
+    import logging
+
+    logging.getLogger("roomreel.api").exception("unexpected error", exc_info=exc)
+    return respond(500, 20500, "Internal server error")

@@ -1,0 +1,143 @@
+"""CompositionHooks: account-wide composition templates run when a room completes."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.db.models import CompositionHook
+from pipeline.sids import new_sid
+
+from . import render
+from .composition_spec import read_spec, require_media
+from .context import Call, call
+from .errors import HOOK_NAME_EXISTS, ApiError, not_found
+from .paging import page
+from .params import DATE_FILTERS, PAGING
+
+router = APIRouter(prefix="/v1/CompositionHooks")
+FIELDS = {
+    "FriendlyName",
+    "Enabled",
+    "VideoLayout",
+    "AudioSources",
+    "AudioSourcesExcluded",
+    "Resolution",
+    "Format",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "Trim",
+}
+
+
+def find_hook(session, c: Call, sid: str) -> CompositionHook:
+    hook = session.get(CompositionHook, sid)
+    if hook is None or hook.account_sid != c.account.sid:
+        raise not_found(f"/CompositionHooks/{sid}")
+    return hook
+
+
+def _unique(session, c: Call, name: str, sid: str | None = None) -> None:
+    clash = session.scalars(
+        select(CompositionHook).where(
+            CompositionHook.account_sid == c.account.sid, CompositionHook.friendly_name == name
+        )
+    ).first()
+    if clash and clash.sid != sid:
+        raise ApiError(400, HOOK_NAME_EXISTS, f"FriendlyName {name!r} is already used by hook {clash.sid}")
+
+
+def _read(c: Call) -> dict:
+    name = c.params.str("FriendlyName", required=True, max_len=100)
+    spec = read_spec(c.params)
+    require_media(spec)
+    return {"friendly_name": name, "enabled": c.params.bool("Enabled", True), **spec}
+
+
+@router.post("")
+async def create_hook(request: Request):
+    c = await call(request, FIELDS)
+    fields = _read(c)
+
+    def work():
+        with c.db.session() as session:
+            _unique(session, c, fields["friendly_name"])
+            hook = CompositionHook(sid=new_sid("HK"), account_sid=c.account.sid, **fields)
+            session.add(hook)
+            session.flush()
+            return render.hook(hook, c.base)
+
+    return JSONResponse(await run_in_threadpool(work), status_code=201)
+
+
+@router.post("/{sid}")
+async def update_hook(request: Request, sid: str):
+    c = await call(request, FIELDS)
+    fields = _read(c)
+
+    def work():
+        with c.db.session() as session:
+            hook = find_hook(session, c, sid)
+            _unique(session, c, fields["friendly_name"], hook.sid)
+            for key, value in fields.items():
+                setattr(hook, key, value)
+            return render.hook(hook, c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("")
+async def list_hooks(request: Request):
+    c = await call(request, {"Enabled", "FriendlyName", *DATE_FILTERS, *PAGING})
+    p = c.params
+    query = select(CompositionHook).where(CompositionHook.account_sid == c.account.sid)
+    if (enabled := p.bool("Enabled")) is not None:
+        query = query.where(CompositionHook.enabled.is_(enabled))
+    if (name := p.str("FriendlyName", max_len=100)) is not None:
+        pattern = re.sub(r"([%_\\])", r"\\\1", name.lower()).replace("*", "%")
+        query = query.where(func.lower(CompositionHook.friendly_name).like(pattern, escape="\\"))
+    if (after := p.date("DateCreatedAfter")) is not None:
+        query = query.where(CompositionHook.date_created >= after)
+    if (before := p.date("DateCreatedBefore")) is not None:
+        query = query.where(CompositionHook.date_created < before)
+    query = query.order_by(CompositionHook.date_created.desc(), CompositionHook.sid)
+
+    def work():
+        with c.db.session() as session:
+            return page(
+                session,
+                query,
+                p,
+                f"{c.base}/v1/CompositionHooks",
+                "composition_hooks",
+                lambda h: render.hook(h, c.base),
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{sid}")
+async def fetch_hook(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            return render.hook(find_hook(session, c, sid), c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.delete("/{sid}", status_code=204)
+async def delete_hook(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            session.delete(find_hook(session, c, sid))
+
+    await run_in_threadpool(work)
+    return Response(status_code=204)

@@ -1,0 +1,37 @@
+"""`/Media`: a redirect to a presigned URL, and the signed download route of local storage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from pipeline.storage import LocalStorage, StorageError
+
+from .context import Call
+from .errors import MEDIA_UNAVAILABLE, ApiError, respond
+
+router = APIRouter()
+
+
+def media_redirect(c: Call, status: str, key: str | None, ttl: int, filename: str) -> JSONResponse:
+    if status != "completed" or not key:
+        raise ApiError(404, MEDIA_UNAVAILABLE, f"Media is not available: the resource is {status}")
+    url = c.services.storage.presigned_url(key, ttl, filename)
+    return JSONResponse({"redirect_to": url}, status_code=302, headers={"Location": url})
+
+
+@router.get("/media/{key:path}")
+async def download(request: Request, key: str, Expires: int = 0, Signature: str = ""):  # noqa: N803
+    storage = request.app.state.services.storage
+    if not isinstance(storage, LocalStorage):
+        return respond(404, 20404, "Not found")
+    try:
+        valid = storage.verify(key, Expires, Signature)
+        path = storage.path(key)
+    except StorageError:
+        valid = False
+    if not valid:
+        return respond(403, 20403, "The download link is invalid or has expired")
+    if not path.is_file():
+        return respond(404, 20404, "The media is gone")
+    return FileResponse(path, filename=path.name)

@@ -1,0 +1,106 @@
+"""Twilio request parameters: form or query, PascalCase, repeated keys for arrays, JSON objects."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import FormData, QueryParams
+
+from .errors import UNKNOWN_PARAMETER, ApiError, invalid
+
+MAX_NAME = 128
+
+
+class Params:
+    """Read typed parameters and refuse any this endpoint does not know."""
+
+    def __init__(self, data: FormData | QueryParams, allowed: set[str]) -> None:
+        self.data = data
+        unknown = sorted(set(data.keys()) - allowed)
+        if unknown:
+            raise ApiError(400, UNKNOWN_PARAMETER, f"{unknown[0]} is not a parameter of this resource")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data
+
+    def str(
+        self,
+        name: str,
+        default: str | None = None,
+        *,
+        required: bool = False,
+        max_len: int = MAX_NAME,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
+        if name not in self.data:
+            if required:
+                raise invalid(name, "is required")
+            return default
+        value = str(self.data.get(name))
+        if required and not value:
+            raise invalid(name, "is required")
+        if len(value) > max_len:
+            raise invalid(name, f"must be at most {max_len} characters")
+        if choices and value not in choices:
+            raise invalid(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def bool(self, name: str, default: bool | None = None) -> bool | None:
+        if name not in self.data:
+            return default
+        value = str(self.data.get(name)).lower()
+        if value in ("true", "1"):
+            return True
+        if value in ("false", "0"):
+            return False
+        raise invalid(name, "must be true or false")
+
+    def int(
+        self, name: str, default: int | None = None, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
+        if name not in self.data:
+            return default
+        try:
+            value = int(str(self.data.get(name)))
+        except ValueError:
+            raise invalid(name, "must be an integer") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise invalid(name, f"must be between {lo} and {hi}")
+        return value
+
+    def list(self, name: str) -> list[str] | None:
+        if name not in self.data:
+            return None
+        values = [str(v) for v in self.data.getlist(name)]
+        # Some clients send one comma-separated value.
+        if len(values) == 1 and "," in values[0]:
+            values = [v.strip() for v in values[0].split(",") if v.strip()]
+        for value in values:
+            if len(value) > MAX_NAME:
+                raise invalid(name, f"items must be at most {MAX_NAME} characters")
+        return values
+
+    def json(self, name: str, field: str) -> Any:
+        if name not in self.data:
+            return None
+        text = str(self.data.get(name))
+        try:
+            return json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise invalid(field, f"is not valid JSON: {exc.msg} at position {exc.pos}") from None
+
+    def date(self, name: str) -> datetime | None:
+        if name not in self.data:
+            return None
+        text = str(self.data.get(name)).strip()
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+        except ValueError:
+            raise invalid(name, "must be an ISO-8601 date, e.g. 2026-11-23T10:00:00Z") from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+PAGING = {"PageSize", "Page", "PageToken"}
+DATE_FILTERS = {"DateCreatedAfter", "DateCreatedBefore"}

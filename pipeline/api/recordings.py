@@ -1,0 +1,169 @@
+"""Recordings (account-wide and room-scoped) and their Media."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.db.models import Recording
+
+from . import render
+from .context import Call, call
+from .errors import invalid, not_found
+from .media import media_redirect
+from .paging import page
+from .params import DATE_FILTERS, PAGING
+from .rooms import find_room
+
+router = APIRouter(prefix="/v1")
+STATUSES = ("processing", "completed", "deleted", "failed")
+
+
+def find_recording(session, c: Call, sid: str, room_sid: str | None = None) -> Recording:
+    recording = session.get(Recording, sid)
+    if (
+        recording is None
+        or recording.account_sid != c.account.sid
+        or (room_sid and recording.room_sid != room_sid)
+    ):
+        raise not_found(f"/Recordings/{sid}")
+    return recording
+
+
+def _filtered(c: Call, query):
+    p = c.params
+    if (status := p.str("Status", choices=STATUSES)) is not None:
+        query = query.where(Recording.status == status)
+    if (source := p.str("SourceSid")) is not None:
+        query = query.where(Recording.source_sid == source)
+    if (after := p.date("DateCreatedAfter")) is not None:
+        query = query.where(Recording.date_created >= after)
+    if (before := p.date("DateCreatedBefore")) is not None:
+        query = query.where(Recording.date_created < before)
+    return query.order_by(Recording.date_created.desc(), Recording.sid)
+
+
+@router.get("/Recordings")
+async def list_recordings(request: Request):
+    c = await call(request, {"Status", "SourceSid", "GroupingSid", "MediaType", *DATE_FILTERS, *PAGING})
+    query = _filtered(c, select(Recording).where(Recording.account_sid == c.account.sid))
+    for grouping in c.params.list("GroupingSid") or []:
+        if grouping.startswith("RM"):
+            query = query.where(Recording.room_sid == grouping)
+        elif grouping.startswith("PA"):
+            query = query.where(Recording.participant_sid == grouping)
+        else:
+            raise invalid("GroupingSid", "items must be room (RM) or participant (PA) SIDs")
+    if (media_type := c.params.str("MediaType", choices=("audio", "video", "data"))) is not None:
+        query = query.where(Recording.type == media_type)
+
+    def work():
+        with c.db.session() as session:
+            return page(
+                session,
+                query,
+                c.params,
+                f"{c.base}/v1/Recordings",
+                "recordings",
+                lambda r: render.recording(r, c.base),
+                max_page_size=100,
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/Rooms/{room_sid}/Recordings")
+async def list_room_recordings(request: Request, room_sid: str):
+    c = await call(request, {"Status", "SourceSid", *DATE_FILTERS, *PAGING})
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            query = _filtered(c, select(Recording).where(Recording.room_sid == room.sid))
+            return page(
+                session,
+                query,
+                c.params,
+                f"{c.base}/v1/Rooms/{room.sid}/Recordings",
+                "recordings",
+                lambda r: render.recording(r, c.base, room_scoped=True),
+                max_page_size=100,
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/Recordings/{sid}")
+async def fetch_recording(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            return render.recording(find_recording(session, c, sid), c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/Rooms/{room_sid}/Recordings/{sid}")
+async def fetch_room_recording(request: Request, room_sid: str, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            return render.recording(find_recording(session, c, sid, room.sid), c.base, room_scoped=True)
+
+    return await run_in_threadpool(work)
+
+
+def _delete(c: Call, sid: str, room_sid: str | None = None) -> None:
+    with c.db.session() as session:
+        recording = find_recording(session, c, sid, room_sid)
+        if recording.media_key:
+            c.services.storage.delete(recording.media_key)
+        recording.status = "deleted"
+
+
+@router.delete("/Recordings/{sid}", status_code=204)
+async def delete_recording(request: Request, sid: str):
+    c = await call(request, set())
+    await run_in_threadpool(_delete, c, sid)
+    return Response(status_code=204)
+
+
+@router.delete("/Rooms/{room_sid}/Recordings/{sid}", status_code=204)
+async def delete_room_recording(request: Request, room_sid: str, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            room_sid_real = find_room(session, c.account.sid, room_sid).sid
+        _delete(c, sid, room_sid_real)
+
+    await run_in_threadpool(work)
+    return Response(status_code=204)
+
+
+async def _media(request: Request, sid: str, room_sid: str | None) -> JSONResponse:
+    c = await call(request, {"Ttl"})
+    ttl = c.params.int("Ttl", 600, 1, 3600)
+
+    def work():
+        with c.db.session() as session:
+            recording = find_recording(session, c, sid, room_sid)
+            return recording.status, recording.media_key, f"{recording.sid}.{recording.container_format}"
+
+    status, key, filename = await run_in_threadpool(work)
+    return media_redirect(c, status, key, ttl, filename)
+
+
+@router.get("/Recordings/{sid}/Media")
+async def recording_media(request: Request, sid: str):
+    return await _media(request, sid, None)
+
+
+@router.get("/Rooms/{room_sid}/Recordings/{sid}/Media")
+async def room_recording_media(request: Request, room_sid: str, sid: str):
+    return await _media(request, sid, room_sid)

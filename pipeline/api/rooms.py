@@ -1,0 +1,316 @@
+"""Rooms, their Participants, PublishedTracks, SubscribedTracks and RecordingRules."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from pipeline import callbacks
+from pipeline.db.models import Participant, PublishedTrack, Room, utcnow
+from pipeline.rooms import complete_room, validate_rules
+from pipeline.sids import new_sid
+
+from . import render
+from .context import Call, call
+from .errors import ROOM_EXISTS, ApiError, invalid, not_found
+from .paging import page
+from .params import DATE_FILTERS, PAGING
+
+router = APIRouter(prefix="/v1/Rooms")
+
+CREATE = {
+    "EnableTurn",
+    "Type",
+    "UniqueName",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "MaxParticipants",
+    "RecordParticipantsOnConnect",
+    "TranscribeParticipantsOnConnect",
+    "VideoCodecs",
+    "MediaRegion",
+    "RecordingRules",
+    "TranscriptionsConfiguration",
+    "AudioOnly",
+    "MaxParticipantDuration",
+    "EmptyRoomTimeout",
+    "UnusedRoomTimeout",
+    "LargeRoom",
+}
+
+
+def find_room(session: Session, account_sid: str, sid: str) -> Room:
+    room = session.get(Room, sid) if sid.startswith("RM") else None
+    if room is None:
+        room = session.scalars(
+            select(Room).where(
+                Room.account_sid == account_sid, Room.unique_name == sid, Room.status == "in-progress"
+            )
+        ).first()
+    if room is None or room.account_sid != account_sid:
+        raise not_found(f"/Rooms/{sid}")
+    return room
+
+
+def rules_param(c: Call, name: str) -> list | None:
+    raw = c.params.json(name, name)
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        raw = raw.get("rules")
+    return validate_rules(raw, name)
+
+
+@router.post("")
+async def create_room(request: Request):
+    c = await call(request, CREATE)
+    p = c.params
+    room_type = p.str("Type", "group", choices=("group", "group-small", "go", "peer-to-peer"))
+    codecs = p.list("VideoCodecs") or ["VP8"]
+    for codec in codecs:
+        if codec not in ("VP8", "H264"):
+            raise invalid("VideoCodecs", "items must be VP8 or H264")
+    record = p.bool("RecordParticipantsOnConnect", False)
+    rules = rules_param(c, "RecordingRules")
+    if rules is None:
+        rules = [{"type": "include", "all": True}] if record else []
+    fields = dict(
+        type=room_type,
+        unique_name=p.str("UniqueName"),
+        status_callback=p.str("StatusCallback", max_len=2048),
+        status_callback_method=p.str("StatusCallbackMethod", "POST", choices=("GET", "POST")),
+        max_participants=p.int("MaxParticipants", 50, 1, 50),
+        max_participant_duration=p.int("MaxParticipantDuration", 14400, 600, 86400),
+        record_participants_on_connect=record,
+        video_codecs=codecs,
+        media_region=p.str("MediaRegion", "us1", max_len=16),
+        audio_only=p.bool("AudioOnly", False),
+        empty_room_timeout=p.int("EmptyRoomTimeout", 5, 1, 60),
+        unused_room_timeout=p.int("UnusedRoomTimeout", 5, 1, 60),
+        large_room=p.bool("LargeRoom", False),
+        recording_rules=rules,
+    )
+
+    def work():
+        with c.db.session() as session:
+            sid = new_sid("RM")
+            name = fields["unique_name"] or sid
+            taken = session.scalars(
+                select(Room).where(
+                    Room.account_sid == c.account.sid, Room.unique_name == name, Room.status == "in-progress"
+                )
+            ).first()
+            if taken:
+                raise ApiError(400, ROOM_EXISTS, f"Room exists: UniqueName {name} is in use by {taken.sid}")
+            room = Room(sid=sid, account_sid=c.account.sid, **{**fields, "unique_name": name})
+            session.add(room)
+            callbacks.room_event(session, room, "room-created")
+            session.flush()
+            return render.room(room, c.base)
+
+    return JSONResponse(await run_in_threadpool(work), status_code=201)
+
+
+@router.get("")
+async def list_rooms(request: Request):
+    c = await call(request, {"Status", "UniqueName", *DATE_FILTERS, *PAGING})
+    p = c.params
+    status = p.str("Status", "in-progress", choices=("in-progress", "completed", "failed"))
+    query = select(Room).where(Room.account_sid == c.account.sid, Room.status == status)
+    if (name := p.str("UniqueName")) is not None:
+        query = query.where(Room.unique_name == name)
+    if (after := p.date("DateCreatedAfter")) is not None:
+        query = query.where(Room.date_created >= after)
+    if (before := p.date("DateCreatedBefore")) is not None:
+        query = query.where(Room.date_created < before)
+    query = query.order_by(Room.date_created.desc(), Room.sid)
+
+    def work():
+        with c.db.session() as session:
+            return page(session, query, p, f"{c.base}/v1/Rooms", "rooms", lambda r: render.room(r, c.base))
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{sid}")
+async def fetch_room(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            return render.room(find_room(session, c.account.sid, sid), c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/{sid}")
+async def update_room(request: Request, sid: str):
+    c = await call(request, {"Status"})
+    status = c.params.str("Status", required=True, choices=("completed",))
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, sid)
+            if status == "completed" and room.status == "in-progress":
+                complete_room(session, room)
+            return render.room(room, c.base)
+
+    return JSONResponse(await run_in_threadpool(work), status_code=202)
+
+
+@router.get("/{sid}/RecordingRules")
+async def fetch_rules(request: Request, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            return render.recording_rules(find_room(session, c.account.sid, sid))
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/{sid}/RecordingRules")
+async def update_rules(request: Request, sid: str):
+    c = await call(request, {"Rules"})
+    rules = rules_param(c, "Rules")
+    if rules is None:
+        raise invalid("Rules", "is required")
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, sid)
+            room.recording_rules = rules
+            room.rules_updated = utcnow()
+            return render.recording_rules(room)
+
+    return await run_in_threadpool(work)
+
+
+# -- participants -----------------------------------------------------------------------
+def find_participant(session: Session, room: Room, sid: str) -> Participant:
+    participant = session.get(Participant, sid) if sid.startswith("PA") else None
+    if participant is None:
+        participant = session.scalars(
+            select(Participant)
+            .where(Participant.room_sid == room.sid, Participant.identity == sid)
+            .order_by(Participant.date_created.desc())
+        ).first()
+    if participant is None or participant.room_sid != room.sid:
+        raise not_found(f"/Rooms/{room.sid}/Participants/{sid}")
+    return participant
+
+
+@router.get("/{room_sid}/Participants")
+async def list_participants(request: Request, room_sid: str):
+    c = await call(request, {"Status", "Identity", *DATE_FILTERS, *PAGING})
+    p = c.params
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            default = "connected" if room.status == "in-progress" else "disconnected"
+            status = p.str("Status", default, choices=("connected", "disconnected", "reconnecting"))
+            query = select(Participant).where(Participant.room_sid == room.sid, Participant.status == status)
+            if (identity := p.str("Identity")) is not None:
+                query = query.where(Participant.identity == identity)
+            if (after := p.date("DateCreatedAfter")) is not None:
+                query = query.where(Participant.date_created >= after)
+            if (before := p.date("DateCreatedBefore")) is not None:
+                query = query.where(Participant.date_created < before)
+            query = query.order_by(Participant.date_created, Participant.sid)
+            url = f"{c.base}/v1/Rooms/{room.sid}/Participants"
+            return page(session, query, p, url, "participants", lambda x: render.participant(x, c.base))
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{room_sid}/Participants/{sid}")
+async def fetch_participant(request: Request, room_sid: str, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            return render.participant(find_participant(session, room, sid), c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/{room_sid}/Participants/{sid}")
+async def update_participant(request: Request, room_sid: str, sid: str):
+    c = await call(request, {"Status"})
+    c.params.str("Status", required=True, choices=("disconnected",))
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            participant = find_participant(session, room, sid)
+            if participant.status != "disconnected":
+                from pipeline.rooms import disconnect_participant
+
+                disconnect_participant(session, room, participant)
+            return render.participant(participant, c.base)
+
+    return JSONResponse(await run_in_threadpool(work), status_code=202)
+
+
+@router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks")
+async def list_published(request: Request, room_sid: str, participant_sid: str):
+    c = await call(request, PAGING)
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            participant = find_participant(session, room, participant_sid)
+            query = (
+                select(PublishedTrack)
+                .where(PublishedTrack.participant_sid == participant.sid, PublishedTrack.published.is_(True))
+                .order_by(PublishedTrack.date_created, PublishedTrack.sid)
+            )
+            url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/PublishedTracks"
+            return page(
+                session, query, c.params, url, "published_tracks", lambda t: render.published_track(t, c.base)
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks/{sid}")
+async def fetch_published(request: Request, room_sid: str, participant_sid: str, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            participant = find_participant(session, room, participant_sid)
+            track = session.scalars(
+                select(PublishedTrack).where(
+                    PublishedTrack.participant_sid == participant.sid,
+                    PublishedTrack.published.is_(True),
+                    (PublishedTrack.sid == sid) | (PublishedTrack.name == sid),
+                )
+            ).first()
+            if track is None:
+                raise not_found(f"/PublishedTracks/{sid}")
+            return render.published_track(track, c.base)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{room_sid}/Participants/{participant_sid}/SubscribedTracks")
+async def list_subscribed(request: Request, room_sid: str, participant_sid: str):
+    c = await call(request, PAGING)
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            participant = find_participant(session, room, participant_sid)
+            url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/SubscribedTracks"
+            # Subscriptions live in the forwarding core; none are recorded here yet.
+            query = select(PublishedTrack).where(PublishedTrack.sid.is_(None))
+            return page(session, query, c.params, url, "subscribed_tracks", lambda t: {})
+
+    return await run_in_threadpool(work)

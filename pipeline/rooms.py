@@ -1,0 +1,136 @@
+"""Room life-cycle rules shared by the API, the forwarding core and the importer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import callbacks
+from pipeline.db.models import Composition, CompositionHook, Participant, PublishedTrack, Room, utcnow
+from pipeline.sids import new_sid
+
+RULE_FILTERS = ("all", "publisher", "track", "kind")
+API_PRIORITY, HOOK_PRIORITY, BATCH_PRIORITY = 0, 1, 2
+
+
+def validate_rules(raw: Any, field: str = "Rules") -> list[dict[str, Any]]:
+    """Recording rules as Twilio documents them: include/exclude with one filter each."""
+    from pipeline.api.errors import invalid
+
+    if not isinstance(raw, list):
+        raise invalid(field, "must be a JSON array of rules")
+    rules = []
+    for i, rule in enumerate(raw):
+        where = f"{field}[{i}]"
+        if not isinstance(rule, dict):
+            raise invalid(where, "must be an object")
+        if rule.get("type") not in ("include", "exclude"):
+            raise invalid(f"{where}.type", "must be include or exclude")
+        unknown = set(rule) - {"type", *RULE_FILTERS}
+        if unknown:
+            raise invalid(f"{where}.{sorted(unknown)[0]}", "is not a rule filter")
+        filters = [k for k in RULE_FILTERS if rule.get(k) is not None]
+        if len(filters) != 1:
+            raise invalid(where, "must have exactly one of all, publisher, track or kind")
+        key = filters[0]
+        if key == "all" and rule["all"] is not True:
+            raise invalid(f"{where}.all", "must be true")
+        if key == "kind" and rule["kind"] not in ("audio", "video", "data"):
+            raise invalid(f"{where}.kind", "must be audio, video or data")
+        if key in ("publisher", "track") and (not isinstance(rule[key], str) or not rule[key]):
+            raise invalid(f"{where}.{key}", "must be a non-empty string")
+        rules.append({"type": rule["type"], key: rule[key]})
+    return rules
+
+
+def disconnect_participant(session: Session, room: Room, participant: Participant) -> None:
+    now = utcnow()
+    participant.status = "disconnected"
+    participant.end_time = now
+    for track in session.scalars(
+        select(PublishedTrack).where(PublishedTrack.participant_sid == participant.sid)
+    ):
+        if track.published:
+            track.published = False
+            callbacks.room_event(
+                session,
+                room,
+                "track-removed",
+                ParticipantSid=participant.sid,
+                TrackSid=track.sid,
+                TrackName=track.name,
+                TrackKind=track.kind,
+            )
+    callbacks.room_event(
+        session,
+        room,
+        "participant-disconnected",
+        ParticipantSid=participant.sid,
+        ParticipantIdentity=participant.identity,
+        ParticipantStatus="disconnected",
+    )
+
+
+def complete_room(session: Session, room: Room) -> list[Composition]:
+    """End the room, disconnect everyone, and create one composition per enabled hook."""
+    for participant in session.scalars(
+        select(Participant).where(Participant.room_sid == room.sid, Participant.status != "disconnected")
+    ):
+        disconnect_participant(session, room, participant)
+    room.status = "completed"
+    room.end_time = room.end_time or utcnow()
+    callbacks.room_event(session, room, "room-ended")
+    return run_hooks(session, room)
+
+
+def run_hooks(session: Session, room: Room) -> list[Composition]:
+    created = []
+    hooks = session.scalars(
+        select(CompositionHook).where(
+            CompositionHook.account_sid == room.account_sid, CompositionHook.enabled.is_(True)
+        )
+    )
+    for hook in hooks:
+        exists = session.scalars(
+            select(Composition).where(Composition.room_sid == room.sid, Composition.hook_sid == hook.sid)
+        ).first()
+        if exists:  # idempotent: a retried room completion creates nothing twice
+            continue
+        composition = Composition(
+            sid=new_sid("CJ"),
+            account_sid=room.account_sid,
+            room_sid=room.sid,
+            hook_sid=hook.sid,
+            video_layout=hook.video_layout,
+            audio_sources=hook.audio_sources,
+            audio_sources_excluded=hook.audio_sources_excluded,
+            resolution=hook.resolution,
+            format=hook.format,
+            trim=hook.trim,
+            status_callback=hook.status_callback,
+            status_callback_method=hook.status_callback_method,
+            priority=HOOK_PRIORITY,
+        )
+        session.add(composition)
+        composition_event(session, composition, "composition-enqueued")
+        created.append(composition)
+    return created
+
+
+def composition_event(session: Session, composition: Composition, event: str, **params: Any) -> None:
+    callbacks.enqueue(
+        session,
+        composition.account_sid,
+        composition.status_callback,
+        composition.status_callback_method,
+        {
+            "RoomSid": composition.room_sid,
+            "CompositionSid": composition.sid,
+            "StatusCallbackEvent": event,
+            "CompositionUri": f"/v1/Compositions/{composition.sid}",
+            "HookSid": composition.hook_sid,
+            **params,
+        },
+    )
