@@ -41,7 +41,10 @@ def _split(reference: str) -> tuple[str, dict[str, str]]:
 
 
 def is_preset(reference: str) -> bool:
-    return _split(reference)[0] in preset_names() if ":" in reference or reference.isidentifier() else False
+    text = reference.strip()
+    if not text or text[0] in '{["':
+        return False
+    return text.partition(":")[0].strip() in preset_names()
 
 
 def _scale(key: str, value: Any, res: Resolution) -> Any:
