@@ -1,0 +1,114 @@
+"""In-process workers for `roomreel serve` on the embedded defaults (one machine, no broker).
+
+They poll the database, which holds every status, so a restart loses nothing: work left in
+`processing` by a dead process is put back to `enqueued` at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from pipeline.db import Database
+from pipeline.db.models import CallbackDelivery, Composition
+from pipeline.jobs.compose import INTERNAL_FAILED, _fail, run_composition
+from pipeline.jobs.deliver import deliver
+from pipeline.storage import Storage
+
+log = logging.getLogger("roomreel.embedded")
+
+
+def requeue_orphans(db: Database) -> int:
+    with db.session() as session:
+        result = session.execute(
+            update(Composition)
+            .where(Composition.status == "processing")
+            .values(status="enqueued", worker_id=None)
+        )
+        return result.rowcount or 0
+
+
+def compose_pending(db: Database, storage: Storage, worker_id: str = "embedded") -> int:
+    """Run every composition that is ready, highest priority first; returns how many ran."""
+    with db.session() as session:
+        sids = session.scalars(
+            select(Composition.sid)
+            .where(Composition.status == "enqueued")
+            .order_by(Composition.priority, Composition.date_created)
+        ).all()
+    ran = 0
+    for sid in sids:
+        try:
+            outcome = run_composition(db, storage, sid, worker_id)
+        except Exception as exc:  # one broken job must not stop the queue
+            log.exception("composition %s failed", sid)
+            _fail(db, sid, INTERNAL_FAILED, f"internal error: {type(exc).__name__}: {exc}")
+            ran += 1
+            continue
+        ran += outcome.status in ("completed", "failed")
+    return ran
+
+
+def deliver_pending(db: Database) -> int:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        ids = session.scalars(
+            select(CallbackDelivery.id)
+            .where(CallbackDelivery.status == "pending")
+            .order_by(CallbackDelivery.id)
+        ).all()
+        due = []
+        for delivery_id in ids:
+            row = session.get(CallbackDelivery, delivery_id)
+            at = (
+                row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+            )
+            if at <= now:
+                due.append(delivery_id)
+    for delivery_id in due:
+        deliver(db, delivery_id)
+    return len(due)
+
+
+class EmbeddedWorkers:
+    def __init__(self, db: Database, storage: Storage, interval: float = 1.0) -> None:
+        self.db = db
+        self.storage = storage
+        self.interval = interval
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(self._compose,), name="embedded-compose", daemon=True),
+            threading.Thread(
+                target=self._loop,
+                args=(lambda: deliver_pending(self.db),),
+                name="embedded-callbacks",
+                daemon=True,
+            ),
+        ]
+
+    def _compose(self) -> int:
+        return compose_pending(self.db, self.storage)
+
+    def _loop(self, step) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = step()
+            except Exception:
+                log.exception("embedded worker step failed")
+                busy = 0
+            if not busy:
+                self._stop.wait(self.interval)
+
+    def start(self) -> EmbeddedWorkers:
+        requeue_orphans(self.db)
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)

@@ -1,0 +1,61 @@
+"""Send one stored status callback, signed as Twilio signs them; retry with back-off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import httpx
+
+from pipeline.callbacks import auth_token_of, signature
+from pipeline.db import Database
+from pipeline.db.models import CallbackDelivery, utcnow
+
+MAX_ATTEMPTS = 8
+TIMEOUT = 10.0
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(600, 2**attempt))
+
+
+def deliver(db: Database, delivery_id: int, client: httpx.Client | None = None) -> str:
+    """Returns the delivery's new status: delivered, pending (will retry) or failed."""
+    with db.session() as session:
+        delivery = session.get(CallbackDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return delivery.status if delivery else "missing"
+        token = auth_token_of(session, delivery.account_sid)
+        url, method, params = delivery.url, delivery.method, dict(delivery.params)
+    if method == "GET":
+        target = url + ("&" if "?" in url else "?") + urlencode(sorted(params.items()))
+        headers = {"X-Twilio-Signature": signature(token, target)}
+        request = {"method": "GET", "url": target, "headers": headers}
+    else:
+        headers = {"X-Twilio-Signature": signature(token, url, params)}
+        request = {"method": "POST", "url": url, "data": params, "headers": headers}
+    error = None
+    try:
+        http = client or httpx.Client(timeout=TIMEOUT)
+        try:
+            response = http.request(**request)
+        finally:
+            if client is None:
+                http.close()
+        if response.status_code >= 500:
+            error = f"HTTP {response.status_code}"
+        elif response.status_code >= 400:
+            error = f"HTTP {response.status_code} (not retried)"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    with db.session() as session:
+        delivery = session.get(CallbackDelivery, delivery_id)
+        delivery.attempts += 1
+        delivery.last_error = error
+        if error is None:
+            delivery.status = "delivered"
+        elif "not retried" in error or delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = "failed"
+        else:
+            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+        return delivery.status

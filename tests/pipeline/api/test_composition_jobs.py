@@ -1,0 +1,170 @@
+"""Compositions run end to end: queue, render, media download, signed callbacks, failures."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from pipeline.api.app import storage_secret
+from pipeline.embedded import compose_pending, deliver_pending, requeue_orphans
+from pipeline.importer import import_room
+from pipeline.storage import open_storage
+from tests.media_checks import streams
+
+pytestmark = pytest.mark.media
+
+
+class Receiver:
+    """A real HTTP endpoint on 127.0.0.1 that records the callbacks it gets."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("content-length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                received.append((self.path, dict(self.headers), form))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/callbacks"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def storage(server):
+    return open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+
+
+def test_composition_completes_with_signed_callbacks(server, room, storage, receiver):
+    room_sid = import_room(server.db, storage, server.account_sid, room)
+    client = server.client()
+    comp = client.video.v1.compositions.create(
+        room_sid=room_sid,
+        video_layout={"grid": {"video_sources": ["*"]}},
+        audio_sources=["*"],
+        format="mp4",
+        resolution="1280x720",
+        status_callback=receiver.url,
+    )
+    assert compose_pending(server.db, storage) >= 1
+    done = client.video.v1.compositions(comp.sid).fetch()
+    assert done.status == "completed" and done.duration == 8 and done.size > 0 and done.bitrate > 0
+    with server.http() as http:
+        url = http.get(f"/v1/Compositions/{comp.sid}/Media").json()["redirect_to"]
+    data = httpx.get(url).content
+    path = server.settings.data_dir / f"{comp.sid}.mp4"
+    path.write_bytes(data)
+    info = streams(path)
+    assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", "aac", 1280, 720)
+
+    deliver_pending(server.db)
+    events = [form["StatusCallbackEvent"] for _, _, form in receiver.received]
+    assert events[0] == "composition-enqueued" and events[1] == "composition-started"
+    assert events[-1] == "composition-available" and "composition-progress" in events
+    validator = RequestValidator(server.auth_token)
+    for _, headers, form in receiver.received:
+        assert validator.validate(receiver.url, form, headers["X-Twilio-Signature"])
+        assert form["CompositionSid"] == comp.sid and form["AccountSid"] == server.account_sid
+    available = receiver.received[-1][2]
+    assert available["MediaUri"] == f"/v1/Compositions/{comp.sid}/Media"
+    assert available["Duration"] == "8" and int(available["Size"]) == done.size
+    progress = [int(f["PercentageDone"]) for _, _, f in receiver.received if "PercentageDone" in f]
+    assert progress == sorted(progress) and all(0 < p < 100 for p in progress)
+
+
+def test_corrupt_recording_fails_one_composition_and_not_the_queue(server, room, storage, receiver):
+    from pipeline.db.models import Recording
+
+    broken_room = import_room(server.db, storage, server.account_sid, room)
+    good_room = import_room(server.db, storage, server.account_sid, room)
+    with server.db.session() as session:
+        rec = session.query(Recording).filter_by(room_sid=broken_room, track_name="bob-cam").one()
+        storage.path(rec.media_key).write_bytes(b"\x00" * 1000)
+        bad_sid = rec.sid
+    client = server.client()
+    bad = client.video.v1.compositions.create(
+        room_sid=broken_room, video_layout="grid", status_callback=receiver.url
+    )
+    good = client.video.v1.compositions.create(room_sid=good_room, audio_sources=["alice-mic"])
+    compose_pending(server.db, storage)
+    failed = client.video.v1.compositions(bad.sid).fetch()
+    assert failed.status == "failed"
+    assert client.video.v1.compositions(good.sid).fetch().status == "completed"
+    with server.db.session() as session:
+        from pipeline.db.models import Composition
+
+        row = session.get(Composition, bad.sid)
+        assert bad_sid in row.error_message and "not a readable container" in row.error_message
+        assert "Traceback" not in row.error_message
+    deliver_pending(server.db)
+    last = receiver.received[-1][2]
+    assert last["StatusCallbackEvent"] == "composition-failed" and bad_sid in last["ErrorMessage"]
+
+
+def test_composition_waits_for_its_room_to_end(server, storage):
+    client = server.client()
+    live = client.video.v1.rooms.create(unique_name="still-live")
+    comp = client.video.v1.compositions.create(room_sid=live.sid, audio_sources=["*"])
+    compose_pending(server.db, storage)
+    assert client.video.v1.compositions(comp.sid).fetch().status == "enqueued"
+    client.video.v1.rooms(live.sid).update(status="completed")
+    compose_pending(server.db, storage)
+    ended = client.video.v1.compositions(comp.sid).fetch()
+    assert ended.status == "failed"  # the room recorded nothing; the reason is stored
+
+
+def test_restart_requeues_orphaned_work(server, room, storage):
+    from pipeline.db.models import Composition
+
+    room_sid = import_room(server.db, storage, server.account_sid, room)
+    comp = server.client().video.v1.compositions.create(room_sid=room_sid, audio_sources=["*"])
+    with server.db.session() as session:
+        session.get(Composition, comp.sid).status = "processing"  # its worker died
+    assert requeue_orphans(server.db) >= 1
+    compose_pending(server.db, storage)
+    assert server.client().video.v1.compositions(comp.sid).fetch().status == "completed"
+
+
+def test_callbacks_retry_on_server_errors(server):
+    from pipeline.callbacks import enqueue
+    from pipeline.db.models import CallbackDelivery
+    from pipeline.jobs.deliver import deliver
+
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        return httpx.Response(503 if len(attempts) < 3 else 200)
+
+    with server.db.session() as session:
+        enqueue(session, server.account_sid, "http://127.0.0.1:9/cb", "POST", {"StatusCallbackEvent": "x"})
+        session.flush()
+        delivery_id = session.query(CallbackDelivery).order_by(CallbackDelivery.id.desc()).first().id
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    assert deliver(server.db, delivery_id, client) == "pending"
+    with server.db.session() as session:
+        session.get(CallbackDelivery, delivery_id).next_attempt_at = session.get(
+            CallbackDelivery, delivery_id
+        ).date_created
+    assert deliver(server.db, delivery_id, client) == "pending"
+    assert deliver(server.db, delivery_id, client) == "delivered"
+    assert len(attempts) == 3
