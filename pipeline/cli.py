@@ -153,12 +153,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"created account {account.sid} with auth token {account.auth_token}", file=sys.stderr)
     else:
         print(f"account {account.sid}", file=sys.stderr)
-    app = create_app(
-        settings,
-        db,
-        public_url=settings.public_url if "ROOMREEL_PUBLIC_URL" in __import__("os").environ else None,
+    import os
+
+    from pipeline.embedded import EmbeddedWorkers
+
+    public = settings.public_url if "ROOMREEL_PUBLIC_URL" in os.environ else f"http://{args.host}:{args.port}"
+    app = create_app(settings, db, public_url=public)
+    workers = (
+        EmbeddedWorkers(db, app.state.services.storage).start() if settings.broker_url == "memory" else None
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        if workers:
+            workers.stop()
     return 0
 
 
