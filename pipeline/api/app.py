@@ -13,7 +13,7 @@ from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.storage import open_storage
 
-from . import compositions, hooks, media, recordings, rooms, settings
+from . import compositions, hooks, media, openapi, recordings, rooms, settings
 from .context import Services
 from .errors import (
     ApiError,
@@ -47,4 +47,5 @@ def create_app(
     app.add_exception_handler(Exception, unexpected_error_handler)
     for module in (rooms, recordings, compositions, hooks, settings, media):
         app.include_router(module.router)
+    openapi.install_security(app)
     return app

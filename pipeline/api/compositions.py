@@ -11,7 +11,7 @@ from pipeline.db.models import Composition, Room, utcnow
 from pipeline.rooms import API_PRIORITY, composition_event
 from pipeline.sids import is_sid, new_sid
 
-from . import render
+from . import openapi, render
 from .composition_spec import read_spec, require_media
 from .context import Call, call
 from .errors import invalid, not_found
@@ -41,7 +41,7 @@ def find_composition(session, c: Call, sid: str) -> Composition:
     return composition
 
 
-@router.post("")
+@router.post("", openapi_extra=openapi.form(CREATE))
 async def create_composition(request: Request):
     c = await call(request, CREATE)
     room_sid = c.params.str("RoomSid", required=True, max_len=34)
@@ -66,7 +66,7 @@ async def create_composition(request: Request):
     return JSONResponse(await run_in_threadpool(work), status_code=201)
 
 
-@router.get("")
+@router.get("", openapi_extra=openapi.query({"Status", "RoomSid", *DATE_FILTERS, *PAGING}))
 async def list_compositions(request: Request):
     c = await call(request, {"Status", "RoomSid", *DATE_FILTERS, *PAGING})
     p = c.params
@@ -123,7 +123,7 @@ async def delete_composition(request: Request, sid: str):
     return Response(status_code=204)
 
 
-@router.get("/{sid}/Media")
+@router.get("/{sid}/Media", openapi_extra=openapi.query({"Ttl"}))
 async def composition_media(request: Request, sid: str):
     c = await call(request, {"Ttl"})
     ttl = c.params.int("Ttl", 600, 1, 3600)

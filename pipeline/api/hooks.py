@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.db.models import CompositionHook
 from pipeline.sids import new_sid
 
-from . import render
+from . import openapi, render
 from .composition_spec import read_spec, require_media
 from .context import Call, call
 from .errors import HOOK_NAME_EXISTS, ApiError, not_found
@@ -58,7 +58,7 @@ def _read(c: Call) -> dict:
     return {"friendly_name": name, "enabled": c.params.bool("Enabled", True), **spec}
 
 
-@router.post("")
+@router.post("", openapi_extra=openapi.form(FIELDS))
 async def create_hook(request: Request):
     c = await call(request, FIELDS)
     fields = _read(c)
@@ -74,7 +74,7 @@ async def create_hook(request: Request):
     return JSONResponse(await run_in_threadpool(work), status_code=201)
 
 
-@router.post("/{sid}")
+@router.post("/{sid}", openapi_extra=openapi.form(FIELDS))
 async def update_hook(request: Request, sid: str):
     c = await call(request, FIELDS)
     fields = _read(c)
@@ -90,7 +90,7 @@ async def update_hook(request: Request, sid: str):
     return await run_in_threadpool(work)
 
 
-@router.get("")
+@router.get("", openapi_extra=openapi.query({"Enabled", "FriendlyName", *DATE_FILTERS, *PAGING}))
 async def list_hooks(request: Request):
     c = await call(request, {"Enabled", "FriendlyName", *DATE_FILTERS, *PAGING})
     p = c.params

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import Recording
 
-from . import render
+from . import openapi, render
 from .context import Call, call
 from .errors import invalid, not_found
 from .media import media_redirect
@@ -45,7 +45,10 @@ def _filtered(c: Call, query):
     return query.order_by(Recording.date_created.desc(), Recording.sid)
 
 
-@router.get("/Recordings")
+@router.get(
+    "/Recordings",
+    openapi_extra=openapi.query({"Status", "SourceSid", "GroupingSid", "MediaType", *DATE_FILTERS, *PAGING}),
+)
 async def list_recordings(request: Request):
     c = await call(request, {"Status", "SourceSid", "GroupingSid", "MediaType", *DATE_FILTERS, *PAGING})
     query = _filtered(c, select(Recording).where(Recording.account_sid == c.account.sid))
@@ -74,7 +77,10 @@ async def list_recordings(request: Request):
     return await run_in_threadpool(work)
 
 
-@router.get("/Rooms/{room_sid}/Recordings")
+@router.get(
+    "/Rooms/{room_sid}/Recordings",
+    openapi_extra=openapi.query({"Status", "SourceSid", *DATE_FILTERS, *PAGING}),
+)
 async def list_room_recordings(request: Request, room_sid: str):
     c = await call(request, {"Status", "SourceSid", *DATE_FILTERS, *PAGING})
 
@@ -159,11 +165,11 @@ async def _media(request: Request, sid: str, room_sid: str | None) -> JSONRespon
     return media_redirect(c, status, key, ttl, filename)
 
 
-@router.get("/Recordings/{sid}/Media")
+@router.get("/Recordings/{sid}/Media", openapi_extra=openapi.query({"Ttl"}))
 async def recording_media(request: Request, sid: str):
     return await _media(request, sid, None)
 
 
-@router.get("/Rooms/{room_sid}/Recordings/{sid}/Media")
+@router.get("/Rooms/{room_sid}/Recordings/{sid}/Media", openapi_extra=openapi.query({"Ttl"}))
 async def room_recording_media(request: Request, room_sid: str, sid: str):
     return await _media(request, sid, room_sid)

@@ -13,7 +13,7 @@ from pipeline.db.models import Participant, PublishedTrack, Room, utcnow
 from pipeline.rooms import complete_room, validate_rules
 from pipeline.sids import new_sid
 
-from . import render
+from . import openapi, render
 from .context import Call, call
 from .errors import ROOM_EXISTS, ApiError, invalid, not_found
 from .paging import page
@@ -64,7 +64,7 @@ def rules_param(c: Call, name: str) -> list | None:
     return validate_rules(raw, name)
 
 
-@router.post("")
+@router.post("", openapi_extra=openapi.form(CREATE))
 async def create_room(request: Request):
     c = await call(request, CREATE)
     p = c.params
@@ -114,7 +114,7 @@ async def create_room(request: Request):
     return JSONResponse(await run_in_threadpool(work), status_code=201)
 
 
-@router.get("")
+@router.get("", openapi_extra=openapi.query({"Status", "UniqueName", *DATE_FILTERS, *PAGING}))
 async def list_rooms(request: Request):
     c = await call(request, {"Status", "UniqueName", *DATE_FILTERS, *PAGING})
     p = c.params
@@ -146,7 +146,7 @@ async def fetch_room(request: Request, sid: str):
     return await run_in_threadpool(work)
 
 
-@router.post("/{sid}")
+@router.post("/{sid}", openapi_extra=openapi.form({"Status"}))
 async def update_room(request: Request, sid: str):
     c = await call(request, {"Status"})
     status = c.params.str("Status", required=True, choices=("completed",))
@@ -172,7 +172,7 @@ async def fetch_rules(request: Request, sid: str):
     return await run_in_threadpool(work)
 
 
-@router.post("/{sid}/RecordingRules")
+@router.post("/{sid}/RecordingRules", openapi_extra=openapi.form({"Rules"}))
 async def update_rules(request: Request, sid: str):
     c = await call(request, {"Rules"})
     rules = rules_param(c, "Rules")
@@ -203,7 +203,9 @@ def find_participant(session: Session, room: Room, sid: str) -> Participant:
     return participant
 
 
-@router.get("/{room_sid}/Participants")
+@router.get(
+    "/{room_sid}/Participants", openapi_extra=openapi.query({"Status", "Identity", *DATE_FILTERS, *PAGING})
+)
 async def list_participants(request: Request, room_sid: str):
     c = await call(request, {"Status", "Identity", *DATE_FILTERS, *PAGING})
     p = c.params
@@ -239,7 +241,7 @@ async def fetch_participant(request: Request, room_sid: str, sid: str):
     return await run_in_threadpool(work)
 
 
-@router.post("/{room_sid}/Participants/{sid}")
+@router.post("/{room_sid}/Participants/{sid}", openapi_extra=openapi.form({"Status"}))
 async def update_participant(request: Request, room_sid: str, sid: str):
     c = await call(request, {"Status"})
     c.params.str("Status", required=True, choices=("disconnected",))
@@ -257,7 +259,7 @@ async def update_participant(request: Request, room_sid: str, sid: str):
     return JSONResponse(await run_in_threadpool(work), status_code=202)
 
 
-@router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks")
+@router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks", openapi_extra=openapi.query(PAGING))
 async def list_published(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
 
@@ -300,7 +302,9 @@ async def fetch_published(request: Request, room_sid: str, participant_sid: str,
     return await run_in_threadpool(work)
 
 
-@router.get("/{room_sid}/Participants/{participant_sid}/SubscribedTracks")
+@router.get(
+    "/{room_sid}/Participants/{participant_sid}/SubscribedTracks", openapi_extra=openapi.query(PAGING)
+)
 async def list_subscribed(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import StorageSettings
 
-from . import render
+from . import openapi, render
 from .context import call
 from .errors import invalid
 
@@ -79,4 +79,6 @@ def _handlers(kind: str):
 for path, kind in KINDS.items():
     fetch_handler, update_handler = _handlers(kind)
     router.add_api_route(f"/{path}/Default", fetch_handler, methods=["GET"])
-    router.add_api_route(f"/{path}/Default", update_handler, methods=["POST"])
+    router.add_api_route(
+        f"/{path}/Default", update_handler, methods=["POST"], openapi_extra=openapi.form(FIELDS)
+    )
