@@ -20,15 +20,16 @@ pytestmark = pytest.mark.media
 class Receiver:
     """A real HTTP endpoint on 127.0.0.1 that records the callbacks it gets."""
 
-    def __init__(self) -> None:
+    def __init__(self, statuses: list[int] | None = None) -> None:
         received = self.received = []
+        replies = list(statuses or [])
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("content-length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 received.append((self.path, dict(self.headers), form))
-                self.send_response(200)
+                self.send_response(replies.pop(0) if replies else 200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -149,22 +150,35 @@ def test_callbacks_retry_on_server_errors(server):
     from pipeline.db.models import CallbackDelivery
     from pipeline.jobs.deliver import deliver
 
-    attempts = []
+    flaky = Receiver(statuses=[503, 502])
+    try:
+        with server.db.session() as session:
+            enqueue(session, server.account_sid, flaky.url, "POST", {"StatusCallbackEvent": "room-ended"})
+            session.flush()
+            delivery_id = session.query(CallbackDelivery).order_by(CallbackDelivery.id.desc()).first().id
+        assert deliver(server.db, delivery_id) == "pending"
+        with server.db.session() as session:
+            row = session.get(CallbackDelivery, delivery_id)
+            assert (
+                row.attempts == 1 and row.last_error == "HTTP 503" and row.next_attempt_at > row.date_created
+            )
+        assert deliver(server.db, delivery_id) == "pending"
+        assert deliver(server.db, delivery_id) == "delivered"
+        assert len(flaky.received) == 3
+    finally:
+        flaky.close()
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        attempts.append(request)
-        return httpx.Response(503 if len(attempts) < 3 else 200)
+
+def test_refused_connections_are_retried(server):
+    from pipeline.callbacks import enqueue
+    from pipeline.db.models import CallbackDelivery
+    from pipeline.jobs.deliver import deliver
+    from tests.pipeline.api.conftest import free_port
 
     with server.db.session() as session:
-        enqueue(session, server.account_sid, "http://127.0.0.1:9/cb", "POST", {"StatusCallbackEvent": "x"})
+        enqueue(session, server.account_sid, f"http://127.0.0.1:{free_port()}/nobody", "POST", {"A": "1"})
         session.flush()
         delivery_id = session.query(CallbackDelivery).order_by(CallbackDelivery.id.desc()).first().id
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    assert deliver(server.db, delivery_id, client) == "pending"
+    assert deliver(server.db, delivery_id) == "pending"
     with server.db.session() as session:
-        session.get(CallbackDelivery, delivery_id).next_attempt_at = session.get(
-            CallbackDelivery, delivery_id
-        ).date_created
-    assert deliver(server.db, delivery_id, client) == "pending"
-    assert deliver(server.db, delivery_id, client) == "delivered"
-    assert len(attempts) == 3
+        assert "ConnectError" in session.get(CallbackDelivery, delivery_id).last_error
