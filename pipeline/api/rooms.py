@@ -259,6 +259,20 @@ async def update_participant(request: Request, room_sid: str, sid: str):
     return JSONResponse(await run_in_threadpool(work), status_code=202)
 
 
+@router.post("/{room_sid}/Participants/{sid}/Anonymize")
+async def anonymize_participant(request: Request, room_sid: str, sid: str):
+    c = await call(request, set())
+
+    def work():
+        with c.db.session() as session:
+            room = find_room(session, c.account.sid, room_sid)
+            participant = find_participant(session, room, sid)
+            participant.identity = participant.sid
+            return render.participant(participant, c.base)
+
+    return await run_in_threadpool(work)
+
+
 @router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks", openapi_extra=openapi.query(PAGING))
 async def list_published(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)

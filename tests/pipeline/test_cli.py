@@ -101,3 +101,16 @@ def test_demo_ends_with_the_composed_file(tmp_path):
     info = streams(path)
     assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", "aac", 1280, 720)
     assert info.duration == pytest.approx(20.0, abs=0.2)
+
+
+def test_import_and_keys_create(room, tmp_path):
+    env = {"ROOMREEL_DATA_DIR": str(tmp_path), "PATH": ""}
+    imported = roomreel("import", str(room), env=env)
+    assert imported.returncode == 0, imported.stderr
+    sid = imported.stdout.strip()
+    assert sid.startswith("RM") and len(sid) == 34
+    key = roomreel("keys", "create", "--friendly-name", "ci", env=env)
+    assert key.returncode == 0, key.stderr
+    created = json.loads(key.stdout)
+    assert created["sid"].startswith("SK") and created["secret"] and created["account_sid"].startswith("AC")
+    assert any(p.name == "room.json" for p in (tmp_path / "storage" / "rooms" / sid).iterdir())

@@ -225,3 +225,29 @@ def test_another_accounts_resources_are_404(server, imported):
     with httpx.Client(base_url=server.base, auth=("AC" + "9" * 32, "t" * 32)) as other:
         assert other.get(f"/v1/Rooms/{imported}").status_code == 404
         assert other.get("/v1/Recordings", params={"GroupingSid": imported}).json()["recordings"] == []
+
+
+def test_participants_fetch_by_identity_and_anonymize(server, imported):
+    client = server.client()
+    alice = client.video.v1.rooms(imported).participants("alice").fetch()
+    assert alice.sid.startswith("PA") and alice.duration == 8
+    tracks = client.video.v1.rooms(imported).participants(alice.sid).published_tracks.list()
+    assert tracks == []  # a completed room publishes nothing any more
+    with server.http() as http:
+        response = http.post(f"/v1/Rooms/{imported}/Participants/{alice.sid}/Anonymize")
+    assert response.status_code == 200 and response.json()["identity"] == alice.sid
+
+
+def test_date_filters(server, imported):
+    client = server.client()
+    everything = client.video.v1.recordings.list(grouping_sid=[imported])
+    assert (
+        client.video.v1.recordings.list(grouping_sid=[imported], date_created_after="2100-01-01T00:00:00Z")
+        == []
+    )
+    assert len(
+        client.video.v1.recordings.list(grouping_sid=[imported], date_created_before="2100-01-01T00:00:00Z")
+    ) == len(everything)
+    with server.http() as http:
+        response = http.get("/v1/Recordings", params={"DateCreatedAfter": "yesterday"})
+    assert response.status_code == 400 and response.json()["message"].startswith("DateCreatedAfter")
