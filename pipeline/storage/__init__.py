@@ -11,4 +11,8 @@ def open_storage(url: str, secret: str, public_url: str) -> Storage:
         from urllib.parse import unquote, urlparse
 
         return LocalStorage(unquote(urlparse(url).path), secret, public_url)
-    raise StorageError(f"unsupported storage URL {url!r} (file:///path for now)")
+    if url.startswith("s3://"):
+        from .s3 import S3Storage
+
+        return S3Storage(url)
+    raise StorageError(f"unsupported storage URL {url!r}: use file:///path or s3://bucket/prefix")
