@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
 from pipeline.db import Database
-from pipeline.db.models import CallbackDelivery, Composition
+from pipeline.db.models import Composition
 from pipeline.jobs.compose import INTERNAL_FAILED, _fail, run_composition
 from pipeline.jobs.deliver import deliver
+from pipeline.jobs.reconcile import due_deliveries
 from pipeline.storage import Storage
 
 log = logging.getLogger("roomreel.embedded")
@@ -53,21 +53,7 @@ def compose_pending(db: Database, storage: Storage, worker_id: str = "embedded")
 
 
 def deliver_pending(db: Database) -> int:
-    now = datetime.now(UTC)
-    with db.session() as session:
-        ids = session.scalars(
-            select(CallbackDelivery.id)
-            .where(CallbackDelivery.status == "pending")
-            .order_by(CallbackDelivery.id)
-        ).all()
-        due = []
-        for delivery_id in ids:
-            row = session.get(CallbackDelivery, delivery_id)
-            at = (
-                row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
-            )
-            if at <= now:
-                due.append(delivery_id)
+    due = due_deliveries(db)
     for delivery_id in due:
         deliver(db, delivery_id)
     return len(due)

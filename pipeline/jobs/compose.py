@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 import layouts
 from pipeline.compose import ComposeError, render
@@ -16,12 +19,15 @@ from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
 from pipeline.media.manifest import load_manifest
 from pipeline.rooms import composition_event
-from pipeline.storage import Storage
+from pipeline.storage import Storage, StorageError
 
 LAYOUT_FAILED = 53501
 MEDIA_FAILED = 53502
 INTERNAL_FAILED = 53503
+UPLOAD_FAILED = 53504
+MAX_ATTEMPTS = 5
 PROGRESS_STEP = 5  # percent
+HEARTBEAT_SECONDS = 10
 
 
 @dataclass
@@ -104,6 +110,44 @@ def _room_data(db: Database, composition: Composition) -> tuple[dict, dict[str, 
         return data, {r.sid: r.media_key for r in rows if r.media_key}
 
 
+def heartbeat(db: Database, sid: str, worker_id: str) -> bool:
+    """Refresh the claim; False when the job is no longer ours (released or finished)."""
+    with db.session() as session:
+        result = session.execute(
+            update(Composition)
+            .where(
+                Composition.sid == sid, Composition.worker_id == worker_id, Composition.status == "processing"
+            )
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(result.rowcount)
+
+
+class Heartbeat:
+    """Keeps a claim alive while a long render runs, so the reconciler knows the worker lives."""
+
+    def __init__(self, db: Database, sid: str, worker_id: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(db, sid, worker_id), daemon=True, name=f"heartbeat-{sid}"
+        )
+
+    def _run(self, db: Database, sid: str, worker_id: str) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                heartbeat(db, sid, worker_id)
+            except Exception:  # a database blip must not kill the render; the next beat retries
+                pass
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _fail(db: Database, sid: str, code: int, message: str) -> Outcome:
     with db.session() as session:
         composition = session.get(Composition, sid)
@@ -114,7 +158,30 @@ def _fail(db: Database, sid: str, code: int, message: str) -> Outcome:
     return Outcome("failed", message)
 
 
-def run_composition(db: Database, storage: Storage, sid: str, worker_id: str = "embedded") -> Outcome:
+def release(db: Database, sid: str, worker_id: str) -> None:
+    """Give a claimed job back to the queue (a retryable failure)."""
+    with db.session() as session:
+        session.execute(
+            update(Composition)
+            .where(
+                Composition.sid == sid, Composition.worker_id == worker_id, Composition.status == "processing"
+            )
+            .values(status="enqueued", worker_id=None)
+        )
+
+
+def spool_path(spool_dir: Path | None, sid: str, fmt: str) -> Path:
+    """Where a rendered file waits for its verified upload; it survives a failed upload for the retry."""
+    directory = spool_dir or Path(tempfile.gettempdir()) / "roomreel-spool"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{sid}.{fmt}"
+
+
+def run_composition(
+    db: Database, storage: Storage, sid: str, worker_id: str = "embedded", spool_dir: Path | None = None
+) -> Outcome:
+    """One attempt. Retryable failures (storage down, a crash of ours) give the job back until
+    MAX_ATTEMPTS; bad input fails the composition at once with the reason."""
     if not ready(db, sid):
         with db.session() as session:
             composition = session.get(Composition, sid)
@@ -124,59 +191,69 @@ def run_composition(db: Database, storage: Storage, sid: str, worker_id: str = "
         return Outcome("skipped", "claimed by another worker")
     with db.session() as session:
         composition = session.get(Composition, sid)
-    data, keys = _room_data(db, composition)
     try:
-        plan = layouts.plan_for_manifest(
-            data,
-            composition.video_layout or None,
-            composition.resolution,
-            composition.audio_sources,
-            composition.audio_sources_excluded,
-            composition.trim,
-        )
-    except layouts.LayoutError as exc:
-        return _fail(db, sid, LAYOUT_FAILED, str(exc))
-    with tempfile.TemporaryDirectory(prefix=f"roomreel-{sid}-") as tmp:
-        directory = Path(tmp)
-        used = {t.source for seg in plan.segments for t in seg.tiles} | {a.source for a in plan.audio}
-        (directory / "room").mkdir()
-        for rec in data["recordings"]:
-            if rec["sid"] in used and rec["sid"] in keys:
-                storage.get_file(keys[rec["sid"]], directory / "room" / rec["media"])
-        (directory / "room" / "room.json").write_text(json.dumps(data))
-        manifest = load_manifest(directory / "room")
-        out = directory / f"{sid}.{composition.format}"
-        reported = {"percent": 0, "at": time.monotonic()}
-        started = time.monotonic()
+        return _attempt(db, storage, composition, worker_id, spool_dir)
+    except (StorageError, OSError, SQLAlchemyError) as exc:
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if composition.attempts >= MAX_ATTEMPTS:
+            return _fail(
+                db,
+                sid,
+                UPLOAD_FAILED if isinstance(exc, StorageError) else INTERNAL_FAILED,
+                f"gave up after {composition.attempts} attempts: {reason}",
+            )
+        release(db, sid, worker_id)
+        return Outcome("retry", reason)
 
-        def progress(done: float, total: float) -> None:
-            percent = int(100 * done / total) if total else 100
-            if percent - reported["percent"] < PROGRESS_STEP or percent >= 100:
-                return
-            reported["percent"] = percent
-            elapsed = time.monotonic() - started
-            remaining = int(elapsed * (100 - percent) / percent) if percent else None
-            with db.session() as session:
-                row = session.get(Composition, sid)
-                row.progress = percent
-                row.heartbeat_at = utcnow()
-                composition_event(
-                    session, row, "composition-progress", PercentageDone=percent, SecondsRemaining=remaining
-                )
 
+def _attempt(
+    db: Database, storage: Storage, composition: Composition, worker_id: str, spool_dir: Path | None
+) -> Outcome:
+    sid = composition.sid
+    key = f"compositions/{composition.account_sid}/{sid}.{composition.format}"
+    spooled = spool_path(spool_dir, sid, composition.format)
+    duration = None
+    if not spooled.exists():
+        data, keys = _room_data(db, composition)
         try:
-            report = render(manifest, plan, out, composition.format, progress=progress)
-        except ComposeError as exc:
-            return _fail(db, sid, MEDIA_FAILED, str(exc))
-        key = f"compositions/{composition.account_sid}/{sid}.{composition.format}"
-        size = storage.put_file(key, out)
+            plan = layouts.plan_for_manifest(
+                data,
+                composition.video_layout or None,
+                composition.resolution,
+                composition.audio_sources,
+                composition.audio_sources_excluded,
+                composition.trim,
+            )
+        except layouts.LayoutError as exc:
+            return _fail(db, sid, LAYOUT_FAILED, str(exc))
+        with tempfile.TemporaryDirectory(prefix=f"roomreel-{sid}-") as tmp:
+            directory = Path(tmp)
+            used = {t.source for seg in plan.segments for t in seg.tiles} | {a.source for a in plan.audio}
+            (directory / "room").mkdir()
+            for rec in data["recordings"]:
+                if rec["sid"] in used and rec["sid"] in keys:
+                    storage.get_file(keys[rec["sid"]], directory / "room" / rec["media"])
+            (directory / "room" / "room.json").write_text(json.dumps(data))
+            manifest = load_manifest(directory / "room")
+            out = directory / f"{sid}.{composition.format}"
+            try:
+                with Heartbeat(db, sid, worker_id):
+                    report = render(manifest, plan, out, composition.format, progress=_progress(db, sid))
+            except ComposeError as exc:
+                return _fail(db, sid, MEDIA_FAILED, str(exc))
+            shutil.move(out, spooled)  # a rename when the spool is on the same disk
+            duration = report.duration
+    if duration is None:
+        duration = _probe_duration(spooled)
+    size = storage.put_file(key, spooled)
+    spooled.unlink(missing_ok=True)  # only now: the upload is verified
     with db.session() as session:
         row = session.get(Composition, sid)
         row.status = "completed"
         row.progress = 100
         row.size = size
-        row.duration = max(1, round(report.duration))
-        row.bitrate = int(size * 8 / report.duration / 1000) if report.duration else 0
+        row.duration = max(1, round(duration))
+        row.bitrate = int(size * 8 / duration / 1000) if duration else 0
         row.media_key = key
         row.media_external_location = storage.location(key)
         row.date_completed = utcnow()
@@ -189,3 +266,32 @@ def run_composition(db: Database, storage: Storage, sid: str, worker_id: str = "
             Size=size,
         )
     return Outcome("completed")
+
+
+def _progress(db: Database, sid: str):
+    reported = {"percent": 0}
+    started = time.monotonic()
+
+    def progress(done: float, total: float) -> None:
+        percent = int(100 * done / total) if total else 100
+        if percent - reported["percent"] < PROGRESS_STEP or percent >= 100:
+            return
+        reported["percent"] = percent
+        elapsed = time.monotonic() - started
+        remaining = int(elapsed * (100 - percent) / percent) if percent else None
+        with db.session() as session:
+            row = session.get(Composition, sid)
+            row.progress = percent
+            row.heartbeat_at = utcnow()
+            composition_event(
+                session, row, "composition-progress", PercentageDone=percent, SecondsRemaining=remaining
+            )
+
+    return progress
+
+
+def _probe_duration(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return (container.duration or 0) / 1_000_000

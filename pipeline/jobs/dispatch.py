@@ -1,0 +1,17 @@
+"""How the API tells workers about new work. The database stays the source of truth: a lost
+message only delays a job until the reconciler finds it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Dispatcher(Protocol):
+    def composition(self, sid: str, priority: int = 0) -> None: ...
+
+
+class DatabasePolling:
+    """No messages: the embedded workers and the reconciler read work from the database."""
+
+    def composition(self, sid: str, priority: int = 0) -> None:
+        return None

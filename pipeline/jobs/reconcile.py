@@ -1,0 +1,59 @@
+"""Find work in the database: stale claims to release, compositions ready to run, callbacks due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from pipeline.db import Database
+from pipeline.db.models import CallbackDelivery, Composition, utcnow
+
+from .compose import ready
+
+STALE_AFTER = timedelta(seconds=60)
+
+
+def release_stale(db: Database, stale_after: timedelta = STALE_AFTER) -> list[str]:
+    """processing -> enqueued for jobs whose worker stopped heartbeating (it died)."""
+    cutoff = utcnow() - stale_after
+    with db.session() as session:
+        sids = session.scalars(
+            select(Composition.sid).where(
+                Composition.status == "processing",
+                or_(Composition.heartbeat_at.is_(None), Composition.heartbeat_at < cutoff),
+            )
+        ).all()
+        if sids:
+            session.execute(
+                update(Composition)
+                .where(Composition.sid.in_(sids), Composition.status == "processing")
+                .values(status="enqueued", worker_id=None)
+            )
+        return list(sids)
+
+
+def ready_compositions(db: Database) -> list[tuple[str, int]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Composition.sid, Composition.priority)
+            .where(Composition.status == "enqueued")
+            .order_by(Composition.priority, Composition.date_created)
+        ).all()
+    return [(sid, priority) for sid, priority in rows if ready(db, sid)]
+
+
+def due_deliveries(db: Database) -> list[int]:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        rows = session.execute(
+            select(CallbackDelivery.id, CallbackDelivery.next_attempt_at).where(
+                CallbackDelivery.status == "pending"
+            )
+        ).all()
+    due = []
+    for delivery_id, at in rows:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if at <= now:
+            due.append(delivery_id)
+    return sorted(due)
