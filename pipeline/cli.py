@@ -158,7 +158,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.embedded import EmbeddedWorkers
 
     public = settings.public_url if "ROOMREEL_PUBLIC_URL" in os.environ else f"http://{args.host}:{args.port}"
-    app = create_app(settings, db, public_url=public)
+    dispatcher = None
+    if settings.broker_url != "memory":
+        from workers.dispatch import DramatiqDispatcher
+
+        dispatcher = DramatiqDispatcher()
+    app = create_app(settings, db, public_url=public, dispatcher=dispatcher)
     workers = (
         EmbeddedWorkers(db, app.state.services.storage).start() if settings.broker_url == "memory" else None
     )
@@ -168,6 +173,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if workers:
             workers.stop()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.main import run
+
+    _database()
+    return run(args.processes, args.threads, args.reconcile_every, args.redispatch_after, args.stale_after)
 
 
 def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> None:
@@ -216,6 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run dramatiq workers and the reconciler on this host")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=1)
+    worker.add_argument("--reconcile-every", type=float, default=5.0, help="seconds between reconciler runs")
+    worker.add_argument(
+        "--redispatch-after",
+        type=float,
+        default=120.0,
+        help="re-send a job whose last message is older than this many seconds",
+    )
+    worker.add_argument(
+        "--stale-after",
+        type=float,
+        default=60.0,
+        help="seconds without a heartbeat before a job is taken from its worker",
+    )
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)

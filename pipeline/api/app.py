@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.db import Database
+from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
 from pipeline.storage import open_storage
 
 from . import compositions, hooks, media, openapi, recordings, rooms, settings
@@ -29,7 +30,10 @@ def storage_secret(config: Settings) -> str:
 
 
 def create_app(
-    config: Settings | None = None, db: Database | None = None, public_url: str | None = None
+    config: Settings | None = None,
+    db: Database | None = None,
+    public_url: str | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> FastAPI:
     config = config or Settings.from_env()
     db = db or Database(config.database_url)
@@ -41,6 +45,7 @@ def create_app(
     )
     app.state.services = Services(config, db, storage)
     app.state.public_url = public_url
+    app.state.dispatcher = dispatcher or DatabasePolling()
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

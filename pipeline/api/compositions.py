@@ -63,7 +63,9 @@ async def create_composition(request: Request):
             session.flush()
             return render.composition(composition, c.base)
 
-    return JSONResponse(await run_in_threadpool(work), status_code=201)
+    body = await run_in_threadpool(work)
+    await run_in_threadpool(request.app.state.dispatcher.composition, body["sid"], API_PRIORITY)
+    return JSONResponse(body, status_code=201)
 
 
 @router.get("", openapi_extra=openapi.query({"Status", "RoomSid", *DATE_FILTERS, *PAGING}))

@@ -154,11 +154,15 @@ async def update_room(request: Request, sid: str):
     def work():
         with c.db.session() as session:
             room = find_room(session, c.account.sid, sid)
+            created = []
             if status == "completed" and room.status == "in-progress":
-                complete_room(session, room)
-            return render.room(room, c.base)
+                created = [(x.sid, x.priority) for x in complete_room(session, room)]
+            return render.room(room, c.base), created
 
-    return JSONResponse(await run_in_threadpool(work), status_code=202)
+    body, created = await run_in_threadpool(work)
+    for sid, priority in created:
+        await run_in_threadpool(request.app.state.dispatcher.composition, sid, priority)
+    return JSONResponse(body, status_code=202)
 
 
 @router.get("/{sid}/RecordingRules")

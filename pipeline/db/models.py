@@ -146,6 +146,8 @@ class Composition(Timestamps, Base):
     worker_id: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a queue message was last sent for it: the reconciler re-sends only long-silent jobs.
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
 

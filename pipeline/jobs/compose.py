@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -133,7 +134,8 @@ class Heartbeat:
         )
 
     def _run(self, db: Database, sid: str, worker_id: str) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        interval = float(os.environ.get("ROOMREEL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+        while not self._stop.wait(interval):
             try:
                 heartbeat(db, sid, worker_id)
             except Exception:  # a database blip must not kill the render; the next beat retries

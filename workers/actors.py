@@ -1,0 +1,119 @@
+"""The actors. Thin: a message carries one id; the database says what to do with it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dramatiq
+from sqlalchemy import update
+
+from pipeline.config import Settings
+from pipeline.db.models import Composition, Room, utcnow
+from pipeline.jobs.compose import run_composition
+from pipeline.jobs.deliver import backoff, deliver
+from pipeline.jobs.reconcile import STALE_AFTER, due_deliveries, ready_compositions, release_stale
+from pipeline.rooms import API_PRIORITY, BATCH_PRIORITY, HOOK_PRIORITY
+from pipeline.rooms import run_hooks as create_hook_compositions
+
+from .broker import make_broker
+from .context import context, worker_id
+
+broker = make_broker(Settings.from_env().broker_url)
+dramatiq.set_broker(broker)
+
+# Retries are ours (attempts in the database), not dramatiq's: a message is a wake-up call.
+COMPOSE_OPTIONS = {"queue_name": "compose", "max_retries": 0, "time_limit": 6 * 3600 * 1000}
+# After this long without a message, the reconciler sends a job again (its message may be lost).
+REDISPATCH_AFTER = timedelta(minutes=2)
+
+
+def _compose(composition_sid: str) -> None:
+    ctx = context()
+    outcome = run_composition(
+        ctx.db, ctx.storage, composition_sid, worker_id(), ctx.settings.data_dir / "spool"
+    )
+    if outcome.status == "retry":
+        with ctx.db.session() as session:
+            attempts = session.get(Composition, composition_sid).attempts
+        dispatch_composition(composition_sid, delay=backoff(attempts))
+
+
+# dramatiq orders a worker's prefetched messages by actor priority: API, then hooks, then batch.
+@dramatiq.actor(priority=0, **COMPOSE_OPTIONS)
+def compose(composition_sid: str) -> None:
+    _compose(composition_sid)
+
+
+@dramatiq.actor(priority=10, **COMPOSE_OPTIONS)
+def compose_hook(composition_sid: str) -> None:
+    _compose(composition_sid)
+
+
+@dramatiq.actor(priority=20, **COMPOSE_OPTIONS)
+def compose_batch(composition_sid: str) -> None:
+    _compose(composition_sid)
+
+
+BY_PRIORITY = {API_PRIORITY: compose, HOOK_PRIORITY: compose_hook, BATCH_PRIORITY: compose_batch}
+
+
+def dispatch_composition(sid: str, priority: int | None = None, delay: timedelta | None = None) -> None:
+    ctx = context()
+    with ctx.db.session() as session:
+        row = session.get(Composition, sid)
+        if row is None:
+            return
+        priority = row.priority if priority is None else priority
+        room = session.get(Room, row.room_sid)
+        length = (room.end_time - room.date_created).total_seconds() if room and room.end_time else 3600
+        session.execute(update(Composition).where(Composition.sid == sid).values(dispatched_at=utcnow()))
+    # A render runs at about 2x realtime on 2 cores; allow 4x the room's length plus set-up.
+    time_limit = int((600 + 4 * max(0.0, length)) * 1000)
+    actor = BY_PRIORITY.get(priority, compose)
+    actor.send_with_options(
+        args=(sid,), time_limit=time_limit, delay=int(delay.total_seconds() * 1000) if delay else None
+    )
+
+
+@dramatiq.actor(queue_name="callbacks", max_retries=0)
+def deliver_callback(delivery_id: int) -> None:
+    ctx = context()
+    if deliver(ctx.db, delivery_id) == "pending":
+        from pipeline.db.models import CallbackDelivery
+
+        with ctx.db.session() as session:
+            attempts = session.get(CallbackDelivery, delivery_id).attempts
+        deliver_callback.send_with_options(
+            args=(delivery_id,), delay=int(backoff(attempts).total_seconds() * 1000)
+        )
+
+
+@dramatiq.actor(queue_name="rooms", max_retries=3)
+def run_hooks(room_sid: str) -> None:
+    ctx = context()
+    with ctx.db.session() as session:
+        room = session.get(Room, room_sid)
+        created = create_hook_compositions(session, room) if room and room.status != "in-progress" else []
+        sids = [c.sid for c in created]
+    for sid in sids:
+        dispatch_composition(sid, HOOK_PRIORITY)
+
+
+def reconcile(
+    redispatch_after: timedelta = REDISPATCH_AFTER, stale_after: timedelta = STALE_AFTER
+) -> dict[str, int]:
+    """Release dead workers' jobs, and (re-)send every job that has no recent message."""
+    ctx = context()
+    released = release_stale(ctx.db, stale_after)
+    sent = 0
+    cutoff = utcnow() - redispatch_after
+    for sid, priority in ready_compositions(ctx.db):
+        with ctx.db.session() as session:
+            at = session.get(Composition, sid).dispatched_at
+        if sid in released or at is None or (at if at.tzinfo else at.replace(tzinfo=cutoff.tzinfo)) < cutoff:
+            dispatch_composition(sid, priority)
+            sent += 1
+    deliveries = due_deliveries(ctx.db)
+    for delivery_id in deliveries:
+        deliver_callback.send(delivery_id)
+    return {"released": len(released), "compositions": sent, "callbacks": len(deliveries)}
