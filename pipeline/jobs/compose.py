@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,20 @@ def spool_path(spool_dir: Path | None, sid: str, fmt: str) -> Path:
     return directory / f"{sid}.{fmt}"
 
 
+@contextmanager
+def work_dir(spool_dir: Path | None, sid: str):
+    """A scratch directory per job, emptied first: a worker killed mid-render leaves nothing behind
+    that the next attempt does not sweep up."""
+    base = (spool_dir or Path(tempfile.gettempdir()) / "roomreel-spool").parent / "work"
+    directory = base / sid
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_composition(
     db: Database, storage: Storage, sid: str, worker_id: str = "embedded", spool_dir: Path | None = None
 ) -> Outcome:
@@ -228,8 +243,7 @@ def _attempt(
             )
         except layouts.LayoutError as exc:
             return _fail(db, sid, LAYOUT_FAILED, str(exc))
-        with tempfile.TemporaryDirectory(prefix=f"roomreel-{sid}-") as tmp:
-            directory = Path(tmp)
+        with work_dir(spool_dir, sid) as directory:
             used = {t.source for seg in plan.segments for t in seg.tiles} | {a.source for a in plan.audio}
             (directory / "room").mkdir()
             for rec in data["recordings"]:

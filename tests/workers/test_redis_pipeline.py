@@ -1,0 +1,61 @@
+"""End to end on Redis and S3: API -> queue -> worker process -> S3 -> signed callbacks."""
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from tests.media_checks import streams
+from tests.workers.conftest import wait_for
+
+pytestmark = [pytest.mark.services, pytest.mark.media]
+
+
+def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
+    room_sid = stack.run("import", str(room))
+    stack.start_worker()
+    comp = stack.client().video.v1.compositions.create(
+        room_sid=room_sid,
+        video_layout="grid",
+        audio_sources=["*"],
+        format="mp4",
+        status_callback=stack.receiver.url,
+    )
+    done = stack.wait_status(comp.sid, {"completed", "failed"})
+    assert done.status == "completed", done
+    assert done.media_external_location.endswith(
+        f"/{stack.bucket}/rr/compositions/{stack.account_sid}/{comp.sid}.mp4"
+    )
+    assert not [k for k in stack.objects() if ".uploading" in k]
+    with httpx.Client(base_url=stack.base, auth=(stack.account_sid, stack.auth_token)) as http:
+        url = http.get(f"/v1/Compositions/{comp.sid}/Media").json()["redirect_to"]
+    assert "X-Amz-Signature=" in url
+    out = tmp_path / "out.mp4"
+    out.write_bytes(httpx.get(url).content)
+    info = streams(out)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac") and info.duration == pytest.approx(
+        8, abs=0.1
+    )
+
+    wait_for(lambda: "composition-available" in stack.events(comp.sid), 30, "composition-available")
+    events = stack.events(comp.sid)
+    assert (
+        events[:2] == ["composition-enqueued", "composition-started"]
+        and events.count("composition-available") == 1
+    )
+    validator = RequestValidator(stack.auth_token)
+    for _, headers, form in stack.receiver.received:
+        assert validator.validate(stack.receiver.url, form, headers["X-Twilio-Signature"])
+
+
+def test_hook_fires_on_room_completion(stack):
+    client = stack.client()
+    client.video.v1.composition_hooks.create(friendly_name="all-audio", audio_sources=["*"], format="mp4")
+    live = client.video.v1.rooms.create(unique_name="hooked")
+    stack.start_worker()
+    client.video.v1.rooms(live.sid).update(status="completed")
+    made = wait_for(
+        lambda: client.video.v1.compositions.list(room_sid=live.sid), 20, "the hook's composition"
+    )
+    # The room recorded nothing: the composition runs and fails with the reason, it is not lost.
+    ended = stack.wait_status(made[0].sid, {"completed", "failed"}, timeout=60)
+    assert ended.status == "failed"
