@@ -86,7 +86,15 @@ def complete_room(session: Session, room: Room) -> list[Composition]:
 
 
 def run_hooks(session: Session, room: Room) -> list[Composition]:
+    """One composition per enabled hook; a room that recorded nothing gets composition-hook-failed."""
+    from pipeline.db.models import Recording
+
     created = []
+    recorded = session.scalars(
+        select(Recording.sid).where(
+            Recording.room_sid == room.sid, Recording.status.in_(("processing", "completed"))
+        )
+    ).first()
     hooks = session.scalars(
         select(CompositionHook).where(
             CompositionHook.account_sid == room.account_sid, CompositionHook.enabled.is_(True)
@@ -97,6 +105,23 @@ def run_hooks(session: Session, room: Room) -> list[Composition]:
             select(Composition).where(Composition.room_sid == room.sid, Composition.hook_sid == hook.sid)
         ).first()
         if exists:  # idempotent: a retried room completion creates nothing twice
+            continue
+        if recorded is None:
+            callbacks.enqueue(
+                session,
+                room.account_sid,
+                hook.status_callback,
+                hook.status_callback_method,
+                {
+                    "RoomSid": room.sid,
+                    "StatusCallbackEvent": "composition-hook-failed",
+                    "HookSid": hook.sid,
+                    "HookFriendlyName": hook.friendly_name,
+                    "HookUri": f"/v1/CompositionHooks/{hook.sid}",
+                    "ErrorCode": 53505,
+                    "ErrorMessage": f"room {room.sid} has no recordings to compose",
+                },
+            )
             continue
         composition = Composition(
             sid=new_sid("CJ"),

@@ -47,15 +47,24 @@ def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
         assert validator.validate(stack.receiver.url, form, headers["X-Twilio-Signature"])
 
 
-def test_hook_fires_on_room_completion(stack):
+def test_hook_fires_on_room_completion(stack, room):
     client = stack.client()
-    client.video.v1.composition_hooks.create(friendly_name="all-audio", audio_sources=["*"], format="mp4")
-    live = client.video.v1.rooms.create(unique_name="hooked")
-    stack.start_worker()
-    client.video.v1.rooms(live.sid).update(status="completed")
-    made = wait_for(
-        lambda: client.video.v1.compositions.list(room_sid=live.sid), 20, "the hook's composition"
+    client.video.v1.composition_hooks.create(
+        friendly_name="all-audio", audio_sources=["*"], format="mp4", status_callback=stack.receiver.url
     )
-    # The room recorded nothing: the composition runs and fails with the reason, it is not lost.
-    ended = stack.wait_status(made[0].sid, {"completed", "failed"}, timeout=60)
-    assert ended.status == "failed"
+    stack.start_worker()
+    room_sid = stack.run("import", str(room))  # a completed room: the hook fires
+    made = wait_for(
+        lambda: client.video.v1.compositions.list(room_sid=room_sid), 20, "the hook's composition"
+    )
+    assert stack.wait_status(made[0].sid, {"completed", "failed"}, timeout=120).status == "completed"
+    empty = client.video.v1.rooms.create(unique_name="hooked-but-empty")
+    client.video.v1.rooms(empty.sid).update(status="completed")
+    wait_for(
+        lambda: any(
+            f.get("StatusCallbackEvent") == "composition-hook-failed" and f.get("RoomSid") == empty.sid
+            for _, _, f in stack.receiver.received
+        ),
+        30,
+        "composition-hook-failed",
+    )

@@ -188,13 +188,28 @@ def test_hooks_crud_and_unique_names(server):
     assert err.value.status == 404
 
 
-def test_enabled_hooks_compose_every_completed_room(server):
+def test_enabled_hooks_compose_every_completed_room(server, room):
+    from pipeline.db.models import CallbackDelivery
+
     client = server.client()
-    hook = client.video.v1.composition_hooks.create(friendly_name="every-room", audio_sources=["*"])
-    room = client.video.v1.rooms.create(unique_name="hooked")
-    client.video.v1.rooms(room.sid).update(status="completed")
-    made = client.video.v1.compositions.list(room_sid=room.sid)
+    hook = client.video.v1.composition_hooks.create(
+        friendly_name="every-room", audio_sources=["*"], status_callback="http://127.0.0.1:9/hooks"
+    )
+    storage = open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+    recorded = import_room(server.db, storage, server.account_sid, room)
+    made = client.video.v1.compositions.list(room_sid=recorded)
     assert len(made) == 1 and made[0].audio_sources == ["*"]
+    empty = client.video.v1.rooms.create(unique_name="nobody-came")
+    client.video.v1.rooms(empty.sid).update(status="completed")
+    assert client.video.v1.compositions.list(room_sid=empty.sid) == []
+    with server.db.session() as session:
+        failed = [
+            d.params
+            for d in session.query(CallbackDelivery).filter_by(url="http://127.0.0.1:9/hooks")
+            if d.params.get("RoomSid") == empty.sid
+        ]
+    assert failed and failed[0]["StatusCallbackEvent"] == "composition-hook-failed"
+    assert failed[0]["HookSid"] == hook.sid
     client.video.v1.composition_hooks(hook.sid).delete()
 
 
