@@ -28,10 +28,11 @@ async def download(request: Request, key: str, Expires: int = 0, Signature: str 
     try:
         valid = storage.verify(key, Expires, Signature)
         path = storage.path(key)
-    except StorageError:
-        valid = False
+        present = valid and path.is_file()
+    except (StorageError, OSError, ValueError, OverflowError, TypeError):
+        valid = present = False
     if not valid:
         return respond(403, 20403, "The download link is invalid or has expired")
-    if not path.is_file():
+    if not present:
         return respond(404, 20404, "The media is gone")
     return FileResponse(path, filename=path.name)

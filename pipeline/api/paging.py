@@ -13,6 +13,8 @@ from .errors import invalid
 from .params import Params
 
 DEFAULT_PAGE_SIZE = 50
+# Far beyond any real list, and inside every database's integer range.
+MAX_OFFSET = 10**9
 
 
 def _token(offset: int) -> str:
@@ -20,7 +22,7 @@ def _token(offset: int) -> str:
 
 
 def _offset(token: str) -> int:
-    if not token.startswith("PT") or not token[2:].isdigit():
+    if not token.startswith("PT") or not token[2:].isdigit() or int(token[2:]) > MAX_OFFSET:
         raise invalid("PageToken", "is not a token this server issued")
     return int(token[2:])
 
@@ -35,7 +37,7 @@ def page(
     max_page_size: int = 1000,
 ) -> dict:
     size = params.int("PageSize", DEFAULT_PAGE_SIZE, 1, max_page_size) or DEFAULT_PAGE_SIZE
-    number = params.int("Page", 0, 0) or 0
+    number = params.int("Page", 0, 0, MAX_OFFSET // size) or 0
     token = params.str("PageToken")
     offset = _offset(token) if token else number * size
     rows = session.scalars(query.offset(offset).limit(size + 1)).all()

@@ -39,6 +39,8 @@ class Params:
                 raise invalid(name, "is required")
             return default
         value = str(self.data.get(name))
+        if "\x00" in value:
+            raise invalid(name, "must not contain NUL characters")
         if required and not value:
             raise invalid(name, "is required")
         if len(value) > max_len:
@@ -78,6 +80,8 @@ class Params:
         if len(values) == 1 and "," in values[0]:
             values = [v.strip() for v in values[0].split(",") if v.strip()]
         for value in values:
+            if "\x00" in value:
+                raise invalid(name, "items must not contain NUL characters")
             if len(value) > MAX_NAME:
                 raise invalid(name, f"items must be at most {MAX_NAME} characters")
         return values

@@ -35,7 +35,10 @@ class LocalStorage:
         self.public_url = public_url.rstrip("/")
 
     def path(self, key: str) -> Path:
-        path = (self.root / _safe_key(key)).resolve()
+        try:
+            path = (self.root / _safe_key(key)).resolve()
+        except (OSError, ValueError):
+            raise StorageError(f"invalid storage key {key!r}") from None
         if self.root not in path.parents:
             raise StorageError(f"invalid storage key {key!r}")
         return path

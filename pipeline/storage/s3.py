@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,7 +28,7 @@ def _sha256(path: Path) -> str:
 
 
 class S3Storage:
-    """`s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256|aws:kms&kms_key_id=…`"""
+    """`s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256|aws:kms&kms_key_id=…&retries=8&read_timeout=30`"""
 
     def __init__(
         self, url: str, *, retries: int = 8, connect_timeout: float = 5, read_timeout: float = 30, client=None
@@ -44,6 +45,9 @@ class S3Storage:
             self.extra["ServerSideEncryption"] = options["sse"]
             if options.get("kms_key_id"):
                 self.extra["SSEKMSKeyId"] = options["kms_key_id"]
+        retries = int(options.get("retries", retries))
+        connect_timeout = float(options.get("connect_timeout", connect_timeout))
+        read_timeout = float(options.get("read_timeout", read_timeout))
         config = Config(
             retries={"max_attempts": retries, "mode": "standard"},
             connect_timeout=connect_timeout,
@@ -81,19 +85,19 @@ class S3Storage:
             )
             if self.client.head_object(Bucket=self.bucket, Key=final)["ContentLength"] != size:
                 raise StorageError(f"published object {key} has the wrong size")
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise StorageError(f"upload of {key} to s3://{self.bucket} failed: {exc}") from None
         finally:
             try:
                 self.client.delete_object(Bucket=self.bucket, Key=temp)
-            except (BotoCoreError, ClientError):
+            except (Boto3Error, BotoCoreError, ClientError):
                 pass  # a lifecycle rule on .uploading/ reaps what a dead store leaves
         return size
 
     def get_file(self, key: str, target: Path) -> Path:
         try:
             self.client.download_file(self.bucket, self._key(key), str(target), Config=MULTIPART)
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise StorageError(f"download of {key} from s3://{self.bucket} failed: {exc}") from None
         return target
 
@@ -107,7 +111,7 @@ class S3Storage:
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise StorageError(f"delete of {key} failed: {exc}") from None
 
     def presigned_url(self, key: str, ttl: int, filename: str | None = None) -> str:
