@@ -175,6 +175,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from pipeline.accounts import ensure_account
+    from pipeline.api.app import storage_secret
+    from pipeline.jobs.reprocess import ReprocessError
+    from pipeline.reprocess_cli import run
+    from pipeline.storage import open_storage
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    try:
+        return run(args, settings, db, storage, account.sid)
+    except ReprocessError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from workers.main import run
 
@@ -247,6 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
+    reprocess = sub.add_parser("reprocess", help="compose many completed rooms again (resumable)")
+    reprocess.add_argument("--room", action="append", help="room SID; repeatable")
+    reprocess.add_argument("--since", help="rooms created at or after this ISO-8601 time")
+    reprocess.add_argument("--until", help="rooms created before this ISO-8601 time")
+    reprocess.add_argument("--all", action="store_true", help="every completed room")
+    reprocess.add_argument("--hook", help="take the composition parameters from this hook (HK...)")
+    _add_plan_args(reprocess, sources_flag=False)
+    reprocess.add_argument("--format", choices=["mp4", "webm"], default="mp4")
+    reprocess.add_argument("--force", action="store_true", help="compose again even where done already")
+    reprocess.set_defaults(func=cmd_reprocess)
+
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
 
@@ -273,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "layout", None) is None
             and hasattr(args, "layout")
             and not getattr(args, "audio_sources", None)
+            and not getattr(args, "hook", None)
         ):
             raise UserError("give --layout, --audio-sources or both")
         return args.func(args)
