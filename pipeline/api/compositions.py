@@ -116,7 +116,8 @@ async def delete_composition(request: Request, sid: str):
     def work():
         with c.db.session() as session:
             composition = find_composition(session, c, sid)
-            if composition.media_key:
+            # Media in the customer's own bucket stays theirs to delete.
+            if composition.media_key and not composition.media_external_location:
                 c.services.storage.delete(composition.media_key)
             composition.status = "deleted"
             composition.date_deleted = utcnow()
@@ -133,7 +134,12 @@ async def composition_media(request: Request, sid: str):
     def work():
         with c.db.session() as session:
             composition = find_composition(session, c, sid)
-            return composition.status, composition.media_key, f"{composition.sid}.{composition.format}"
+            return (
+                composition.status,
+                composition.media_key,
+                f"{composition.sid}.{composition.format}",
+                composition.media_external_location,
+            )
 
-    status, key, filename = await run_in_threadpool(work)
-    return media_redirect(c, status, key, ttl, filename)
+    status, key, filename, external = await run_in_threadpool(work)
+    return await run_in_threadpool(media_redirect, c, status, key, ttl, filename, external)

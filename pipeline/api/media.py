@@ -13,10 +13,18 @@ from .errors import MEDIA_UNAVAILABLE, ApiError, respond
 router = APIRouter()
 
 
-def media_redirect(c: Call, status: str, key: str | None, ttl: int, filename: str) -> JSONResponse:
+def media_redirect(
+    c: Call, status: str, key: str | None, ttl: int, filename: str, external: str | None = None
+) -> JSONResponse:
     if status != "completed" or not key:
         raise ApiError(404, MEDIA_UNAVAILABLE, f"Media is not available: the resource is {status}")
-    url = c.services.storage.presigned_url(key, ttl, filename)
+    storage = c.services.storage
+    if external and storage.location(key) != external:
+        # Stored in the customer's bucket (CompositionSettings/RecordingSettings).
+        from pipeline.storage.external import object_at
+
+        storage, key = object_at(external)
+    url = storage.presigned_url(key, ttl, filename)
     return JSONResponse({"redirect_to": url}, status_code=302, headers={"Location": url})
 
 

@@ -261,7 +261,8 @@ def _attempt(
             duration = report.duration
     if duration is None:
         duration = _probe_duration(spooled)
-    size = storage.put_file(key, spooled)
+    target, key = _destination(db, composition, storage, key)
+    size = target.put_file(key, spooled)
     spooled.unlink(missing_ok=True)  # only now: the upload is verified
     with db.session() as session:
         row = session.get(Composition, sid)
@@ -271,7 +272,7 @@ def _attempt(
         row.duration = max(1, round(duration))
         row.bitrate = int(size * 8 / duration / 1000) if duration else 0
         row.media_key = key
-        row.media_external_location = storage.location(key)
+        row.media_external_location = target.location(key)
         row.date_completed = utcnow()
         composition_event(
             session,
@@ -282,6 +283,20 @@ def _attempt(
             Size=size,
         )
     return Outcome("completed")
+
+
+def _destination(db: Database, composition: Composition, storage: Storage, key: str) -> tuple[Storage, str]:
+    """roomreel's storage, or the customer's bucket when CompositionSettings say so."""
+    from pipeline.db.models import StorageSettings
+    from pipeline.storage.external import customer_storage
+
+    with db.session() as session:
+        settings = session.get(StorageSettings, (composition.account_sid, "composition"))
+        if settings is None or not settings.aws_storage_enabled or not settings.aws_s3_url:
+            return storage, key
+        url = settings.aws_s3_url
+    # Twilio's layout in the customer's bucket: {AccountSid}/{CompositionSid}.{format}
+    return customer_storage(url), f"{composition.account_sid}/{composition.sid}.{composition.format}"
 
 
 def _progress(db: Database, sid: str):

@@ -182,3 +182,32 @@ def test_refused_connections_are_retried(server):
     assert deliver(server.db, delivery_id) == "pending"
     with server.db.session() as session:
         assert "ConnectError" in session.get(CallbackDelivery, delivery_id).last_error
+
+
+def test_composition_settings_send_the_output_to_the_customers_bucket(server, room, storage, moto_endpoint):
+    import uuid
+
+    import boto3
+
+    bucket = f"customer-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    client = server.client()
+    client.video.v1.composition_settings().create(
+        friendly_name="ours", aws_storage_enabled=True, aws_s3_url=f"{moto_endpoint}/{bucket}/compositions"
+    )
+    try:
+        room_sid = import_room(server.db, storage, server.account_sid, room)
+        comp = client.video.v1.compositions.create(room_sid=room_sid, audio_sources=["*"], format="mp4")
+        compose_pending(server.db, storage)
+        done = client.video.v1.compositions(comp.sid).fetch()
+        assert done.status == "completed"
+        key = f"compositions/{server.account_sid}/{comp.sid}.mp4"
+        assert done.media_external_location == f"{moto_endpoint}/{bucket}/{key}"
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
+        with server.http() as http:
+            url = http.get(f"/v1/Compositions/{comp.sid}/Media", params={"Ttl": 120}).json()["redirect_to"]
+        assert url.startswith(f"{moto_endpoint}/{bucket}/{key}") and "X-Amz-Expires=120" in url
+        assert httpx.get(url).content[4:8] == b"ftyp"
+    finally:
+        client.video.v1.composition_settings().create(friendly_name="ours", aws_storage_enabled=False)
