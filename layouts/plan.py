@@ -80,6 +80,39 @@ class Plan:
             audio=[AudioSpan(**a) for a in data.get("audio", [])],
         )
 
+    def window(self, start: float, end: float) -> Plan:
+        """The part of the plan in output time [start, end), shifted to begin at 0."""
+        segments = []
+        for seg in self.segments:
+            a, b = max(seg.start, start), min(seg.end, end)
+            if b <= a:
+                continue
+            segments.append(
+                Segment(
+                    _round(a - start),
+                    _round(b - start),
+                    _round(seg.room_start + a - seg.start),
+                    list(seg.tiles),
+                )
+            )
+        audio = [
+            AudioSpan(span.source, _round(max(span.start, start) - start), _round(min(span.end, end) - start))
+            for span in self.audio
+            if min(span.end, end) > max(span.start, start)
+        ]
+        return Plan(self.resolution, _round(end - start), segments, audio)
+
+    def video_only(self) -> Plan:
+        return Plan(self.resolution, self.duration, self.segments, [])
+
+    def audio_only(self) -> Plan:
+        return Plan(
+            self.resolution,
+            self.duration,
+            [Segment(s.start, s.end, s.room_start, []) for s in self.segments],
+            self.audio,
+        )
+
     def segment_at(self, t: float) -> Segment | None:
         for seg in self.segments:
             if seg.start <= t < seg.end:

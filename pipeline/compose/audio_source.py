@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from .reader_thread import END, ReaderThread
+from .video_source import media_origin, seek_to
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2
@@ -19,10 +20,11 @@ QUEUE_CHUNKS = 32
 
 
 class AudioSource(ReaderThread):
-    def __init__(self, sid: str, path: Path, start: float) -> None:
+    def __init__(self, sid: str, path: Path, start: float, from_room_time: float = 0.0) -> None:
         self.sid = sid
         self.path = path
         self.start = start
+        self.from_room_time = from_room_time
         super().__init__(f"audio-{sid}", QUEUE_CHUNKS)
         self._chunks: deque[tuple[int, np.ndarray]] = deque()
         self._done = False
@@ -31,12 +33,11 @@ class AudioSource(ReaderThread):
         resampler = av.AudioResampler(format="flt", layout="stereo", rate=SAMPLE_RATE)
         with av.open(str(self.path)) as container:
             stream = container.streams.audio[0]
-            first: float | None = None
+            first = media_origin(container, stream)
+            seek_to(container, stream, self.from_room_time - self.start + first)
             position: int | None = None
             for frame in container.decode(stream):
                 if frame.time is not None:
-                    if first is None:
-                        first = frame.time
                     stamped = round((self.start + frame.time - first) * SAMPLE_RATE)
                     if position is None or abs(stamped - position) > JUMP_SAMPLES:
                         position = stamped

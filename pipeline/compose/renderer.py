@@ -106,7 +106,12 @@ def render(
         for sid in spans
     }
     audios = {
-        a.source: AudioSource(a.source, manifest.media_path(a.source), manifest.recordings[a.source].start)
+        a.source: AudioSource(
+            a.source,
+            manifest.media_path(a.source),
+            manifest.recordings[a.source].start,
+            _room_time(plan, a.start),
+        )
         for a in plan.audio
     }
     partial = out.with_name(out.name + ".part")
@@ -132,6 +137,11 @@ def render(
             source.close()
         partial.unlink(missing_ok=True)
     return RenderReport(out, plan.duration, frames, time.monotonic() - started, broken)
+
+
+def _room_time(plan: Plan, t: float) -> float:
+    seg = plan.segment_at(t) or (plan.segments[0] if plan.segments else None)
+    return seg.room_start + (t - seg.start) if seg else 0.0
 
 
 def _walk(

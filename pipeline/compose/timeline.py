@@ -45,6 +45,10 @@ class IntervalSet:
         self.intervals = merge(intervals)
         self._starts = [s for s, _ in self.intervals]
 
+    @property
+    def start(self) -> float:
+        return self.intervals[0][0] if self.intervals else 0.0
+
     def overlaps(self, start: float, end: float) -> bool:
         i = bisect.bisect_right(self._starts, end) - 1
         while i >= 0:

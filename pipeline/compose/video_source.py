@@ -46,6 +46,32 @@ class Picture:
         return cls(frame, *planes)
 
 
+# Seeking pays off only past this much media; WebRTC keyframes can be sparse.
+SEEK_MIN_SECONDS = 5.0
+
+
+def media_origin(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """Media time of the track's first packet: the zero of its room-timeline placement."""
+    if stream.start_time is not None and stream.time_base is not None:
+        return float(stream.start_time * stream.time_base)
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            origin = float(packet.pts * packet.time_base)
+            container.seek(0)
+            return origin
+    return 0.0
+
+
+def seek_to(container: av.container.InputContainer, stream: av.stream.Stream, media_time: float) -> None:
+    """Jump to the keyframe before `media_time` when that skips enough decoding (split windows)."""
+    if media_time < SEEK_MIN_SECONDS or stream.time_base is None:
+        return
+    try:
+        container.seek(int(media_time / stream.time_base), stream=stream, backward=True)
+    except av.FFmpegError:
+        container.seek(0)
+
+
 class Scaler:
     """Scales frames to fit one cell size with FFmpeg's scale filter.
 
@@ -131,13 +157,12 @@ class VideoSource(ReaderThread):
             stream = container.streams.video[0]
             stream.thread_type = "SLICE"
             stream.codec_context.thread_count = 1
-            first: float | None = None
+            first = media_origin(container, stream)
+            seek_to(container, stream, self.needed.start - self.start + first)
             pending: tuple[float, av.VideoFrame] | None = None
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
-                if first is None:
-                    first = frame.time
                 t = self.start + frame.time - first
                 if pending and not self._emit(pending[0], pending[1], t):
                     return
