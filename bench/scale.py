@@ -26,7 +26,9 @@ from pipeline.media.synthetic import COLORS, Participant, make_room  # noqa: E40
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--window", type=float, default=120.0, help="seconds per split window")
     parser.add_argument("--keep", help="keep the room and outputs here")
@@ -37,20 +39,43 @@ def main() -> None:
     try:
         if not (room / "room.json").exists():
             print(f"building a 4 x {seconds:.0f} s 640x480 room ...", flush=True)
-            make_room(room, [Participant(f"p{i}", COLORS[i], 0.0, seconds, tone_hz=300 + 100 * i, size=(640, 480),
-                                         textured=True) for i in range(4)], fps=15)
+            make_room(
+                room,
+                [
+                    Participant(
+                        f"p{i}",
+                        COLORS[i],
+                        0.0,
+                        seconds,
+                        tone_hz=300 + 100 * i,
+                        size=(640, 480),
+                        textured=True,
+                    )
+                    for i in range(4)
+                ],
+                fps=15,
+            )
         manifest = load_manifest(room)
-        plan = layouts.plan_for_manifest(json.loads((room / "room.json").read_text()), "grid", "1280x720", ["*"])
+        plan = layouts.plan_for_manifest(
+            json.loads((room / "room.json").read_text()), "grid", "1280x720", ["*"]
+        )
         started = time.monotonic()
         render(manifest, plan, work / "single.mp4")
         single = time.monotonic() - started
         print(f"media {seconds:.0f} s; single pass {single:.1f} s ({seconds / single:.2f}x realtime)")
         for processes in (1, 2, 4):
             started = time.monotonic()
-            render_split(manifest, plan, work / f"split-{processes}.mp4", window_seconds=args.window,
-                         processes=processes)
+            render_split(
+                manifest,
+                plan,
+                work / f"split-{processes}.mp4",
+                window_seconds=args.window,
+                processes=processes,
+            )
             took = time.monotonic() - started
-            print(f"split, {processes} process(es): {took:.1f} s  speed-up vs single pass {single / took:.2f}x")
+            print(
+                f"split, {processes} process(es): {took:.1f} s  speed-up vs single pass {single / took:.2f}x"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

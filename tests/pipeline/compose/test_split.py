@@ -6,7 +6,16 @@ import layouts
 from pipeline.compose import render
 from pipeline.compose.split import plan_windows, render_split
 from pipeline.media.manifest import load_manifest
-from tests.media_checks import audio_samples, beep_onsets, close, colour, flash_onsets, frame_at, streams, video_frames
+from tests.media_checks import (
+    audio_samples,
+    beep_onsets,
+    close,
+    colour,
+    flash_onsets,
+    frame_at,
+    streams,
+    video_frames,
+)
 
 pytestmark = pytest.mark.media
 POINTS = [(160, 120), (480, 120), (160, 360), (480, 360)]
@@ -40,7 +49,9 @@ def test_split_equals_single_pass(outputs):
     assert len(frames_many) == pytest.approx(len(frames_one), abs=1)
     for t in (0.5, 2.4, 2.6, 3.5, 5.1, 6.5, 7.9):
         for point in POINTS:
-            assert close(colour(frame_at(frames_many, t), *point), colour(frame_at(frames_one, t), *point), 12)
+            assert close(
+                colour(frame_at(frames_many, t), *point), colour(frame_at(frames_one, t), *point), 12
+            )
     flashes = sorted(sum((flash_onsets(frames_many, *p) for p in POINTS[:3]), []))
     assert flashes == pytest.approx([1.0, 2.6, 4.0, 5.2], abs=0.034)
     beeps = beep_onsets(*audio_samples(split))
