@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from pipeline.config import Settings
 from pipeline.db.models import Composition, Room, utcnow
+from pipeline.jobs import split_job
 from pipeline.jobs.compose import run_composition
 from pipeline.jobs.deliver import backoff, deliver
 from pipeline.jobs.reconcile import STALE_AFTER, due_deliveries, ready_compositions, release_stale
@@ -20,6 +21,7 @@ from .context import context, worker_id
 
 broker = make_broker(Settings.from_env().broker_url)
 dramatiq.set_broker(broker)
+split_job.install()  # workers split long compositions (ROOMREEL_SPLIT_SECONDS, default 600)
 
 # Retries are ours (attempts in the database), not dramatiq's: a message is a wake-up call.
 COMPOSE_OPTIONS = {"queue_name": "compose", "max_retries": 0, "time_limit": 6 * 3600 * 1000}
@@ -75,6 +77,25 @@ def dispatch_composition(sid: str, priority: int | None = None, delay: timedelta
     )
 
 
+@dramatiq.actor(queue_name="compose", priority=5, max_retries=0, time_limit=6 * 3600 * 1000)
+def compose_part(composition_sid: str, index: int) -> None:
+    """One window (or the audio) of a split composition; the last one done sends the join."""
+    ctx = context()
+    result = split_job.run_part(
+        ctx.db, ctx.storage, composition_sid, index, worker_id(), ctx.settings.data_dir / "spool"
+    )
+    if result == "done" and split_job.ready_to_join(ctx.db, composition_sid):
+        join_composition.send(composition_sid)
+    elif result == "retry":
+        compose_part.send_with_options(args=(composition_sid, index), delay=5000)
+
+
+@dramatiq.actor(queue_name="compose", priority=1, max_retries=0, time_limit=3600 * 1000)
+def join_composition(composition_sid: str) -> None:
+    ctx = context()
+    split_job.join_parts(ctx.db, ctx.storage, composition_sid, worker_id(), ctx.settings.data_dir / "spool")
+
+
 @dramatiq.actor(queue_name="callbacks", max_retries=0)
 def deliver_callback(delivery_id: int) -> None:
     ctx = context()
@@ -113,6 +134,11 @@ def reconcile(
         if sid in released or at is None or (at if at.tzinfo else at.replace(tzinfo=cutoff.tzinfo)) < cutoff:
             dispatch_composition(sid, priority)
             sent += 1
+    split_job.release_stale_parts(ctx.db, utcnow() - stale_after)
+    for sid, index in split_job.parts_to_dispatch(ctx.db, cutoff):
+        compose_part.send(sid, index)
+    for sid in split_job.joins_due(ctx.db):
+        join_composition.send(sid)
     deliveries = due_deliveries(ctx.db)
     for delivery_id in deliveries:
         deliver_callback.send(delivery_id)

@@ -152,6 +152,21 @@ class Composition(Timestamps, Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
 
+class CompositionPart(Base):
+    """One window (or the audio) of a composition split across workers."""
+
+    __tablename__ = "composition_parts"
+    composition_sid: Mapped[str] = mapped_column(ForeignKey("compositions.sid"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1 is the audio
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="enqueued")
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    media_key: Mapped[str | None] = mapped_column(Text)
+
+
 class CompositionHook(Timestamps, Base):
     __tablename__ = "composition_hooks"
     __table_args__ = (Index("uq_hook_name", "account_sid", "friendly_name", unique=True),)

@@ -128,17 +128,16 @@ def heartbeat(db: Database, sid: str, worker_id: str) -> bool:
 class Heartbeat:
     """Keeps a claim alive while a long render runs, so the reconciler knows the worker lives."""
 
-    def __init__(self, db: Database, sid: str, worker_id: str) -> None:
+    def __init__(self, db: Database, sid: str, worker_id: str, beat=None) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(db, sid, worker_id), daemon=True, name=f"heartbeat-{sid}"
-        )
+        self._beat = beat or (lambda: heartbeat(db, sid, worker_id))
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{sid}")
 
-    def _run(self, db: Database, sid: str, worker_id: str) -> None:
+    def _run(self) -> None:
         interval = float(os.environ.get("ROOMREEL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
         while not self._stop.wait(interval):
             try:
-                heartbeat(db, sid, worker_id)
+                self._beat()
             except Exception:  # a database blip must not kill the render; the next beat retries
                 pass
 
@@ -223,45 +222,69 @@ def run_composition(
         return Outcome("retry", reason)
 
 
+def composition_plan(db: Database, composition: Composition) -> tuple[layouts.Plan, dict, dict[str, str]]:
+    """The plan, the room manifest data and the media keys; raises LayoutError."""
+    data, keys = _room_data(db, composition)
+    plan = layouts.plan_for_manifest(
+        data,
+        composition.video_layout or None,
+        composition.resolution,
+        composition.audio_sources,
+        composition.audio_sources_excluded,
+        composition.trim,
+    )
+    return plan, data, keys
+
+
+def fetch_media(storage: Storage, plan: layouts.Plan, data: dict, keys: dict[str, str], directory: Path):
+    """Download what the plan uses into `directory/room` and load its manifest."""
+    used = {t.source for seg in plan.segments for t in seg.tiles} | {a.source for a in plan.audio}
+    (directory / "room").mkdir()
+    for rec in data["recordings"]:
+        if rec["sid"] in used and rec["sid"] in keys:
+            storage.get_file(keys[rec["sid"]], directory / "room" / rec["media"])
+    (directory / "room" / "room.json").write_text(json.dumps(data))
+    return load_manifest(directory / "room")
+
+
 def _attempt(
     db: Database, storage: Storage, composition: Composition, worker_id: str, spool_dir: Path | None
 ) -> Outcome:
     sid = composition.sid
-    key = f"compositions/{composition.account_sid}/{sid}.{composition.format}"
     spooled = spool_path(spool_dir, sid, composition.format)
-    duration = None
-    if not spooled.exists():
-        data, keys = _room_data(db, composition)
+    if spooled.exists():
+        return publish(db, storage, composition, spooled, _probe_duration(spooled))
+    try:
+        plan, data, keys = composition_plan(db, composition)
+    except layouts.LayoutError as exc:
+        return _fail(db, sid, LAYOUT_FAILED, str(exc))
+    if splitter is not None and splitter.should_split(plan):
+        splitter.split(db, composition, plan)
+        return Outcome("split")
+    with work_dir(spool_dir, sid) as directory:
+        manifest = fetch_media(storage, plan, data, keys, directory)
+        out = directory / f"{sid}.{composition.format}"
         try:
-            plan = layouts.plan_for_manifest(
-                data,
-                composition.video_layout or None,
-                composition.resolution,
-                composition.audio_sources,
-                composition.audio_sources_excluded,
-                composition.trim,
-            )
-        except layouts.LayoutError as exc:
-            return _fail(db, sid, LAYOUT_FAILED, str(exc))
-        with work_dir(spool_dir, sid) as directory:
-            used = {t.source for seg in plan.segments for t in seg.tiles} | {a.source for a in plan.audio}
-            (directory / "room").mkdir()
-            for rec in data["recordings"]:
-                if rec["sid"] in used and rec["sid"] in keys:
-                    storage.get_file(keys[rec["sid"]], directory / "room" / rec["media"])
-            (directory / "room" / "room.json").write_text(json.dumps(data))
-            manifest = load_manifest(directory / "room")
-            out = directory / f"{sid}.{composition.format}"
-            try:
-                with Heartbeat(db, sid, worker_id):
-                    report = render(manifest, plan, out, composition.format, progress=_progress(db, sid))
-            except ComposeError as exc:
-                return _fail(db, sid, MEDIA_FAILED, str(exc))
-            shutil.move(out, spooled)  # a rename when the spool is on the same disk
-            duration = report.duration
-    if duration is None:
-        duration = _probe_duration(spooled)
-    target, key = _destination(db, composition, storage, key)
+            with Heartbeat(db, sid, worker_id):
+                report = render(manifest, plan, out, composition.format, progress=_progress(db, sid))
+        except ComposeError as exc:
+            return _fail(db, sid, MEDIA_FAILED, str(exc))
+        shutil.move(out, spooled)  # a rename when the spool is on the same disk
+    return publish(db, storage, composition, spooled, report.duration)
+
+
+# Set by workers that split long compositions into parts (pipeline.jobs.split_job).
+splitter = None
+
+
+def publish(
+    db: Database, storage: Storage, composition: Composition, spooled: Path, duration: float
+) -> Outcome:
+    """Upload the finished file (verified), then mark the composition completed and call back."""
+    sid = composition.sid
+    target, key = _destination(
+        db, composition, storage, f"compositions/{composition.account_sid}/{sid}.{composition.format}"
+    )
     size = target.put_file(key, spooled)
     spooled.unlink(missing_ok=True)  # only now: the upload is verified
     with db.session() as session:
@@ -274,6 +297,7 @@ def _attempt(
         row.media_key = key
         row.media_external_location = target.location(key)
         row.date_completed = utcnow()
+        row.worker_id = None
         composition_event(
             session,
             row,

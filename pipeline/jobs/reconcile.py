@@ -21,6 +21,8 @@ def release_stale(db: Database, stale_after: timedelta = STALE_AFTER) -> list[st
         sids = session.scalars(
             select(Composition.sid).where(
                 Composition.status == "processing",
+                # A split composition lives through its parts, which have heartbeats of their own.
+                or_(Composition.worker_id.is_(None), Composition.worker_id != "split"),
                 or_(Composition.heartbeat_at.is_(None), Composition.heartbeat_at < cutoff),
             )
         ).all()

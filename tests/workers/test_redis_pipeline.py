@@ -68,3 +68,42 @@ def test_hook_fires_on_room_completion(stack, room):
         30,
         "composition-hook-failed",
     )
+
+
+def test_long_composition_splits_across_two_workers(stack, room, tmp_path):
+    from pipeline.compose.split import render_split  # noqa: F401  (the same windows, as jobs)
+    from tests.media_checks import close, colour, frame_at, video_frames
+
+    stack.env["ROOMREEL_SPLIT_SECONDS"] = "4"
+    stack.env["ROOMREEL_SPLIT_WINDOW"] = "2.5"
+    room_sid = stack.run("import", str(room))
+    stack.start_worker()
+    stack.start_worker()
+    comp = stack.client().video.v1.compositions.create(
+        room_sid=room_sid,
+        video_layout="grid",
+        audio_sources=["*"],
+        format="mp4",
+        status_callback=stack.receiver.url,
+    )
+    done = stack.wait_status(comp.sid, {"completed", "failed"}, timeout=180)
+    assert done.status == "completed", done
+    assert not [k for k in stack.objects() if "/parts/" in k or ".uploading" in k]
+    with httpx.Client(base_url=stack.base, auth=(stack.account_sid, stack.auth_token)) as http:
+        url = http.get(f"/v1/Compositions/{comp.sid}/Media").json()["redirect_to"]
+    out = tmp_path / "split.mp4"
+    out.write_bytes(httpx.get(url).content)
+    assert streams(out).duration == pytest.approx(8.0, abs=1 / 30)
+    frames = video_frames(out)
+    for t, point, rgb in [
+        (2.2, (160, 120), (220, 40, 40)),
+        (2.6, (480, 120), (255, 255, 255)),
+        (5.5, (160, 360), (40, 80, 230)),
+    ]:
+        assert close(colour(frame_at(frames, t), *point), rgb), (t, point)
+    wait_for(lambda: "composition-available" in stack.events(comp.sid), 30, "composition-available")
+    assert stack.events(comp.sid).count("composition-available") == 1
+    parts = [
+        f for _, _, f in stack.receiver.received if f.get("CompositionSid") == comp.sid and "PartsTotal" in f
+    ]
+    assert parts and parts[-1]["PartsTotal"] == "4"  # three video windows and the audio
