@@ -6,7 +6,6 @@ import glob
 import os
 import socket
 import subprocess
-import time
 
 POSTGRES_URL = os.environ.get("ROOMREEL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ROOMREEL_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -19,12 +18,12 @@ def _listening(port: int) -> bool:
 
 
 def _wait(port: int, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if _listening(port):
-            return True
-        time.sleep(0.2)
-    return False
+    from tests.waiting import wait_for
+
+    try:
+        return wait_for(lambda: _listening(port), seconds, f"port {port}")
+    except AssertionError:
+        return False
 
 
 def ensure_postgres() -> str:

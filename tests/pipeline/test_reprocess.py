@@ -3,7 +3,6 @@
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +13,7 @@ from pipeline.db import Database
 from pipeline.db.models import Composition
 from pipeline.importer import import_room
 from pipeline.storage import open_storage
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.media
 ROOMS = 20
@@ -59,9 +59,7 @@ def test_reprocess_resumes_after_an_interruption(twenty_rooms):
     first = subprocess.Popen(
         reprocess(env), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 120
-    while count(db, "completed") < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: count(db, "completed") >= 3, 120, "three compositions")
     first.send_signal(signal.SIGINT)
     first.wait(60)
     done_before = count(db, "completed")

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,19 +21,10 @@ from tests.pipeline.api.conftest import LocalHttpClient, free_port
 from tests.pipeline.api.test_composition_jobs import Receiver
 from tests.pipeline.conftest import room  # noqa: F401  (the 8 s synthetic room)
 from tests.services import ensure_redis
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.services
 REDIS_DB = 15
-
-
-def wait_for(predicate, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @dataclass

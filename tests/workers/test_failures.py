@@ -8,7 +8,7 @@ import redis
 
 from pipeline.media.synthetic import COLORS, Participant, make_room
 from tests.services import ensure_redis
-from tests.workers.conftest import wait_for
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.media]
 

@@ -5,7 +5,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.media_checks import streams
-from tests.workers.conftest import wait_for
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.media]
 

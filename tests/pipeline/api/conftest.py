@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from dataclasses import dataclass
 
 import httpx
@@ -17,6 +16,7 @@ from pipeline.accounts import ensure_account
 from pipeline.api.app import create_app
 from pipeline.config import Settings
 from pipeline.db import Database
+from tests.waiting import wait_for
 
 TWILIO = "https://video.twilio.com"
 
@@ -96,10 +96,7 @@ def server(request, tmp_path_factory):
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the API did not start"
+    wait_for(lambda: uv.started, 20, "the API to start", every=0.05)
     yield Server(base, settings, db, app, account.sid, account.auth_token)
     uv.should_exit = True
     thread.join(10)
