@@ -15,7 +15,7 @@ from pipeline.db import Database
 from pipeline.db.models import Composition
 from pipeline.jobs.compose import INTERNAL_FAILED, _fail, run_composition
 from pipeline.jobs.deliver import deliver
-from pipeline.jobs.reconcile import due_deliveries
+from pipeline.jobs.reconcile import due_deliveries, release_stale
 from pipeline.storage import Storage
 
 log = logging.getLogger("roomreel.embedded")
@@ -76,6 +76,7 @@ class EmbeddedWorkers:
         ]
 
     def _compose(self) -> int:
+        release_stale(self.db)  # a render thread that died mid-job stops heartbeating
         return compose_pending(self.db, self.storage)
 
     def _loop(self, step) -> None:
