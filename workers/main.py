@@ -6,7 +6,7 @@ import logging
 import signal
 import subprocess
 import sys
-import time
+import threading
 from datetime import timedelta
 
 log = logging.getLogger("roomreel.worker")
@@ -34,20 +34,20 @@ def run(
             str(threads),
         ],
     )
-    stopping = False
+    stopping = threading.Event()
 
     def stop(signum, _frame):
-        nonlocal stopping
-        stopping = True
+        stopping.set()
         worker.send_signal(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         while worker.poll() is None:
-            time.sleep(reconcile_every)
-            if stopping:
-                continue
+            stopping.wait(reconcile_every)
+            if stopping.is_set():
+                worker.wait()
+                break
             try:
                 reconcile(timedelta(seconds=redispatch_after), timedelta(seconds=stale_after))
             except Exception as exc:  # the database or broker may blink; the next tick retries
