@@ -13,7 +13,7 @@ from pipeline.sids import is_sid, new_sid
 
 from . import openapi, render
 from .composition_spec import read_spec, require_media
-from .context import Call, call
+from .context import Call, call, in_session
 from .errors import invalid, not_found
 from .media import media_redirect
 from .paging import page
@@ -50,20 +50,19 @@ async def create_composition(request: Request):
     spec = read_spec(c.params)
     require_media(spec)
 
-    def work():
-        with c.db.session() as session:
-            room = session.get(Room, room_sid)
-            if room is None or room.account_sid != c.account.sid:
-                raise not_found(f"/Rooms/{room_sid}")
-            composition = Composition(
-                sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=API_PRIORITY, **spec
-            )
-            session.add(composition)
-            composition_event(session, composition, "composition-enqueued")
-            session.flush()
-            return render.composition(composition, c.base)
+    def work(session):
+        room = session.get(Room, room_sid)
+        if room is None or room.account_sid != c.account.sid:
+            raise not_found(f"/Rooms/{room_sid}")
+        composition = Composition(
+            sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=API_PRIORITY, **spec
+        )
+        session.add(composition)
+        composition_event(session, composition, "composition-enqueued")
+        session.flush()
+        return render.composition(composition, c.base)
 
-    body = await run_in_threadpool(work)
+    body = await in_session(c, work)
     await run_in_threadpool(request.app.state.dispatcher.composition, body["sid"], API_PRIORITY)
     return JSONResponse(body, status_code=201)
 
@@ -83,46 +82,40 @@ async def list_compositions(request: Request):
         query = query.where(Composition.date_created < before)
     query = query.order_by(Composition.date_created.desc(), Composition.sid)
 
-    def work():
-        with c.db.session() as session:
-            return page(
-                session,
-                query,
-                p,
-                f"{c.base}/v1/Compositions",
-                "compositions",
-                lambda x: render.composition(x, c.base),
-                max_page_size=100,
-            )
+    def work(session):
+        return page(
+            session,
+            query,
+            p,
+            f"{c.base}/v1/Compositions",
+            "compositions",
+            lambda x: render.composition(x, c.base),
+            max_page_size=100,
+        )
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/{sid}")
 async def fetch_composition(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            return render.composition(find_composition(session, c, sid), c.base)
-
-    return await run_in_threadpool(work)
+    return await in_session(c, lambda session: render.composition(find_composition(session, c, sid), c.base))
 
 
 @router.delete("/{sid}", status_code=204)
 async def delete_composition(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            composition = find_composition(session, c, sid)
-            # Media in the customer's own bucket stays theirs to delete.
-            if composition.media_key and not composition.media_external_location:
-                c.services.storage.delete(composition.media_key)
-            composition.status = "deleted"
-            composition.date_deleted = utcnow()
+    def work(session):
+        composition = find_composition(session, c, sid)
+        # Media in the customer's own bucket stays theirs to delete.
+        if composition.media_key and not composition.media_external_location:
+            c.services.storage.delete(composition.media_key)
+        composition.status = "deleted"
+        composition.date_deleted = utcnow()
 
-    await run_in_threadpool(work)
+    await in_session(c, work)
     return Response(status_code=204)
 
 
@@ -131,15 +124,14 @@ async def composition_media(request: Request, sid: str):
     c = await call(request, {"Ttl"})
     ttl = c.params.int("Ttl", 600, 1, 3600)
 
-    def work():
-        with c.db.session() as session:
-            composition = find_composition(session, c, sid)
-            return (
-                composition.status,
-                composition.media_key,
-                f"{composition.sid}.{composition.format}",
-                composition.media_external_location,
-            )
+    def work(session):
+        composition = find_composition(session, c, sid)
+        return (
+            composition.status,
+            composition.media_key,
+            f"{composition.sid}.{composition.format}",
+            composition.media_external_location,
+        )
 
-    status, key, filename, external = await run_in_threadpool(work)
+    status, key, filename, external = await in_session(c, work)
     return await run_in_threadpool(media_redirect, c, status, key, ttl, filename, external)

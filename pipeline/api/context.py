@@ -86,3 +86,13 @@ async def call(request: Request, allowed: set[str] | None = None) -> Call:
         data = await request.form() if request.method == "POST" else request.query_params
         params = Params(data, allowed)
     return Call(svc, account, base_url(request), params)
+
+
+async def in_session(c: Call, work):
+    """Run `work(session)` off the event loop in one transaction and return its result."""
+
+    def run():
+        with c.db.session() as session:
+            return work(session)
+
+    return await run_in_threadpool(run)

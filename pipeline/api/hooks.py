@@ -7,14 +7,13 @@ import re
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import CompositionHook
 from pipeline.sids import new_sid
 
 from . import openapi, render
 from .composition_spec import read_spec, require_media
-from .context import Call, call
+from .context import Call, call, in_session
 from .errors import HOOK_NAME_EXISTS, ApiError, not_found
 from .paging import page
 from .params import DATE_FILTERS, PAGING
@@ -63,15 +62,14 @@ async def create_hook(request: Request):
     c = await call(request, FIELDS)
     fields = _read(c)
 
-    def work():
-        with c.db.session() as session:
-            _unique(session, c, fields["friendly_name"])
-            hook = CompositionHook(sid=new_sid("HK"), account_sid=c.account.sid, **fields)
-            session.add(hook)
-            session.flush()
-            return render.hook(hook, c.base)
+    def work(session):
+        _unique(session, c, fields["friendly_name"])
+        hook = CompositionHook(sid=new_sid("HK"), account_sid=c.account.sid, **fields)
+        session.add(hook)
+        session.flush()
+        return render.hook(hook, c.base)
 
-    return JSONResponse(await run_in_threadpool(work), status_code=201)
+    return JSONResponse(await in_session(c, work), status_code=201)
 
 
 @router.post("/{sid}", openapi_extra=openapi.form(FIELDS))
@@ -79,15 +77,14 @@ async def update_hook(request: Request, sid: str):
     c = await call(request, FIELDS)
     fields = _read(c)
 
-    def work():
-        with c.db.session() as session:
-            hook = find_hook(session, c, sid)
-            _unique(session, c, fields["friendly_name"], hook.sid)
-            for key, value in fields.items():
-                setattr(hook, key, value)
-            return render.hook(hook, c.base)
+    def work(session):
+        hook = find_hook(session, c, sid)
+        _unique(session, c, fields["friendly_name"], hook.sid)
+        for key, value in fields.items():
+            setattr(hook, key, value)
+        return render.hook(hook, c.base)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("", openapi_extra=openapi.query({"Enabled", "FriendlyName", *DATE_FILTERS, *PAGING}))
@@ -106,38 +103,32 @@ async def list_hooks(request: Request):
         query = query.where(CompositionHook.date_created < before)
     query = query.order_by(CompositionHook.date_created.desc(), CompositionHook.sid)
 
-    def work():
-        with c.db.session() as session:
-            return page(
-                session,
-                query,
-                p,
-                f"{c.base}/v1/CompositionHooks",
-                "composition_hooks",
-                lambda h: render.hook(h, c.base),
-            )
+    def work(session):
+        return page(
+            session,
+            query,
+            p,
+            f"{c.base}/v1/CompositionHooks",
+            "composition_hooks",
+            lambda h: render.hook(h, c.base),
+        )
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/{sid}")
 async def fetch_hook(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            return render.hook(find_hook(session, c, sid), c.base)
-
-    return await run_in_threadpool(work)
+    return await in_session(c, lambda session: render.hook(find_hook(session, c, sid), c.base))
 
 
 @router.delete("/{sid}", status_code=204)
 async def delete_hook(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            session.delete(find_hook(session, c, sid))
+    def work(session):
+        session.delete(find_hook(session, c, sid))
 
-    await run_in_threadpool(work)
+    await in_session(c, work)
     return Response(status_code=204)

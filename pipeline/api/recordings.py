@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.db.models import Recording
 
 from . import openapi, render
-from .context import Call, call
+from .context import Call, call, in_session
 from .errors import invalid, not_found
 from .media import media_redirect
 from .paging import page
@@ -62,19 +62,18 @@ async def list_recordings(request: Request):
     if (media_type := c.params.str("MediaType", choices=("audio", "video", "data"))) is not None:
         query = query.where(Recording.type == media_type)
 
-    def work():
-        with c.db.session() as session:
-            return page(
-                session,
-                query,
-                c.params,
-                f"{c.base}/v1/Recordings",
-                "recordings",
-                lambda r: render.recording(r, c.base),
-                max_page_size=100,
-            )
+    def work(session):
+        return page(
+            session,
+            query,
+            c.params,
+            f"{c.base}/v1/Recordings",
+            "recordings",
+            lambda r: render.recording(r, c.base),
+            max_page_size=100,
+        )
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get(
@@ -84,44 +83,38 @@ async def list_recordings(request: Request):
 async def list_room_recordings(request: Request, room_sid: str):
     c = await call(request, {"Status", "SourceSid", *DATE_FILTERS, *PAGING})
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            query = _filtered(c, select(Recording).where(Recording.room_sid == room.sid))
-            return page(
-                session,
-                query,
-                c.params,
-                f"{c.base}/v1/Rooms/{room.sid}/Recordings",
-                "recordings",
-                lambda r: render.recording(r, c.base, room_scoped=True),
-                max_page_size=100,
-            )
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        query = _filtered(c, select(Recording).where(Recording.room_sid == room.sid))
+        return page(
+            session,
+            query,
+            c.params,
+            f"{c.base}/v1/Rooms/{room.sid}/Recordings",
+            "recordings",
+            lambda r: render.recording(r, c.base, room_scoped=True),
+            max_page_size=100,
+        )
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/Recordings/{sid}")
 async def fetch_recording(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            return render.recording(find_recording(session, c, sid), c.base)
-
-    return await run_in_threadpool(work)
+    return await in_session(c, lambda session: render.recording(find_recording(session, c, sid), c.base))
 
 
 @router.get("/Rooms/{room_sid}/Recordings/{sid}")
 async def fetch_room_recording(request: Request, room_sid: str, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            return render.recording(find_recording(session, c, sid, room.sid), c.base, room_scoped=True)
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        return render.recording(find_recording(session, c, sid, room.sid), c.base, room_scoped=True)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 def _delete(c: Call, sid: str, room_sid: str | None = None) -> None:
@@ -143,12 +136,8 @@ async def delete_recording(request: Request, sid: str):
 async def delete_room_recording(request: Request, room_sid: str, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            room_sid_real = find_room(session, c.account.sid, room_sid).sid
-        _delete(c, sid, room_sid_real)
-
-    await run_in_threadpool(work)
+    room = await in_session(c, lambda session: find_room(session, c.account.sid, room_sid))
+    await run_in_threadpool(_delete, c, sid, room.sid)
     return Response(status_code=204)
 
 
@@ -156,12 +145,11 @@ async def _media(request: Request, sid: str, room_sid: str | None) -> JSONRespon
     c = await call(request, {"Ttl"})
     ttl = c.params.int("Ttl", 600, 1, 3600)
 
-    def work():
-        with c.db.session() as session:
-            recording = find_recording(session, c, sid, room_sid)
-            return recording.status, recording.media_key, f"{recording.sid}.{recording.container_format}"
+    def work(session):
+        recording = find_recording(session, c, sid, room_sid)
+        return recording.status, recording.media_key, f"{recording.sid}.{recording.container_format}"
 
-    status, key, filename = await run_in_threadpool(work)
+    status, key, filename = await in_session(c, work)
     return media_redirect(c, status, key, ttl, filename)
 
 

@@ -14,7 +14,7 @@ from pipeline.rooms import complete_room, validate_rules
 from pipeline.sids import new_sid
 
 from . import openapi, render
-from .context import Call, call
+from .context import Call, call, in_session
 from .errors import ROOM_EXISTS, ApiError, invalid, not_found
 from .paging import page
 from .params import DATE_FILTERS, PAGING
@@ -94,24 +94,23 @@ async def create_room(request: Request):
         recording_rules=rules,
     )
 
-    def work():
-        with c.db.session() as session:
-            sid = new_sid("RM")
-            name = fields["unique_name"] or sid
-            taken = session.scalars(
-                select(Room).where(
-                    Room.account_sid == c.account.sid, Room.unique_name == name, Room.status == "in-progress"
-                )
-            ).first()
-            if taken:
-                raise ApiError(400, ROOM_EXISTS, f"Room exists: UniqueName {name} is in use by {taken.sid}")
-            room = Room(sid=sid, account_sid=c.account.sid, **{**fields, "unique_name": name})
-            session.add(room)
-            callbacks.room_event(session, room, "room-created")
-            session.flush()
-            return render.room(room, c.base)
+    def work(session):
+        sid = new_sid("RM")
+        name = fields["unique_name"] or sid
+        taken = session.scalars(
+            select(Room).where(
+                Room.account_sid == c.account.sid, Room.unique_name == name, Room.status == "in-progress"
+            )
+        ).first()
+        if taken:
+            raise ApiError(400, ROOM_EXISTS, f"Room exists: UniqueName {name} is in use by {taken.sid}")
+        room = Room(sid=sid, account_sid=c.account.sid, **{**fields, "unique_name": name})
+        session.add(room)
+        callbacks.room_event(session, room, "room-created")
+        session.flush()
+        return render.room(room, c.base)
 
-    return JSONResponse(await run_in_threadpool(work), status_code=201)
+    return JSONResponse(await in_session(c, work), status_code=201)
 
 
 @router.get("", openapi_extra=openapi.query({"Status", "UniqueName", *DATE_FILTERS, *PAGING}))
@@ -128,22 +127,19 @@ async def list_rooms(request: Request):
         query = query.where(Room.date_created < before)
     query = query.order_by(Room.date_created.desc(), Room.sid)
 
-    def work():
-        with c.db.session() as session:
-            return page(session, query, p, f"{c.base}/v1/Rooms", "rooms", lambda r: render.room(r, c.base))
-
-    return await run_in_threadpool(work)
+    return await in_session(
+        c,
+        lambda session: page(
+            session, query, p, f"{c.base}/v1/Rooms", "rooms", lambda r: render.room(r, c.base)
+        ),
+    )
 
 
 @router.get("/{sid}")
 async def fetch_room(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            return render.room(find_room(session, c.account.sid, sid), c.base)
-
-    return await run_in_threadpool(work)
+    return await in_session(c, lambda session: render.room(find_room(session, c.account.sid, sid), c.base))
 
 
 @router.post("/{sid}", openapi_extra=openapi.form({"Status"}))
@@ -151,15 +147,14 @@ async def update_room(request: Request, sid: str):
     c = await call(request, {"Status"})
     status = c.params.str("Status", required=True, choices=("completed",))
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, sid)
-            created = []
-            if status == "completed" and room.status == "in-progress":
-                created = [(x.sid, x.priority) for x in complete_room(session, room)]
-            return render.room(room, c.base), created
+    def work(session):
+        room = find_room(session, c.account.sid, sid)
+        created = []
+        if status == "completed" and room.status == "in-progress":
+            created = [(x.sid, x.priority) for x in complete_room(session, room)]
+        return render.room(room, c.base), created
 
-    body, created = await run_in_threadpool(work)
+    body, created = await in_session(c, work)
     for sid, priority in created:
         await run_in_threadpool(request.app.state.dispatcher.composition, sid, priority)
     return JSONResponse(body, status_code=202)
@@ -169,11 +164,7 @@ async def update_room(request: Request, sid: str):
 async def fetch_rules(request: Request, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            return render.recording_rules(find_room(session, c.account.sid, sid))
-
-    return await run_in_threadpool(work)
+    return await in_session(c, lambda session: render.recording_rules(find_room(session, c.account.sid, sid)))
 
 
 @router.post("/{sid}/RecordingRules", openapi_extra=openapi.form({"Rules"}))
@@ -183,14 +174,13 @@ async def update_rules(request: Request, sid: str):
     if rules is None:
         raise invalid("Rules", "is required")
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, sid)
-            room.recording_rules = rules
-            room.rules_updated = utcnow()
-            return render.recording_rules(room)
+    def work(session):
+        room = find_room(session, c.account.sid, sid)
+        room.recording_rules = rules
+        room.rules_updated = utcnow()
+        return render.recording_rules(room)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 # -- participants -----------------------------------------------------------------------
@@ -214,35 +204,33 @@ async def list_participants(request: Request, room_sid: str):
     c = await call(request, {"Status", "Identity", *DATE_FILTERS, *PAGING})
     p = c.params
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            default = "connected" if room.status == "in-progress" else "disconnected"
-            status = p.str("Status", default, choices=("connected", "disconnected", "reconnecting"))
-            query = select(Participant).where(Participant.room_sid == room.sid, Participant.status == status)
-            if (identity := p.str("Identity")) is not None:
-                query = query.where(Participant.identity == identity)
-            if (after := p.date("DateCreatedAfter")) is not None:
-                query = query.where(Participant.date_created >= after)
-            if (before := p.date("DateCreatedBefore")) is not None:
-                query = query.where(Participant.date_created < before)
-            query = query.order_by(Participant.date_created, Participant.sid)
-            url = f"{c.base}/v1/Rooms/{room.sid}/Participants"
-            return page(session, query, p, url, "participants", lambda x: render.participant(x, c.base))
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        default = "connected" if room.status == "in-progress" else "disconnected"
+        status = p.str("Status", default, choices=("connected", "disconnected", "reconnecting"))
+        query = select(Participant).where(Participant.room_sid == room.sid, Participant.status == status)
+        if (identity := p.str("Identity")) is not None:
+            query = query.where(Participant.identity == identity)
+        if (after := p.date("DateCreatedAfter")) is not None:
+            query = query.where(Participant.date_created >= after)
+        if (before := p.date("DateCreatedBefore")) is not None:
+            query = query.where(Participant.date_created < before)
+        query = query.order_by(Participant.date_created, Participant.sid)
+        url = f"{c.base}/v1/Rooms/{room.sid}/Participants"
+        return page(session, query, p, url, "participants", lambda x: render.participant(x, c.base))
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/{room_sid}/Participants/{sid}")
 async def fetch_participant(request: Request, room_sid: str, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            return render.participant(find_participant(session, room, sid), c.base)
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        return render.participant(find_participant(session, room, sid), c.base)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.post("/{room_sid}/Participants/{sid}", openapi_extra=openapi.form({"Status"}))
@@ -250,74 +238,70 @@ async def update_participant(request: Request, room_sid: str, sid: str):
     c = await call(request, {"Status"})
     c.params.str("Status", required=True, choices=("disconnected",))
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            participant = find_participant(session, room, sid)
-            if participant.status != "disconnected":
-                from pipeline.rooms import disconnect_participant
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, sid)
+        if participant.status != "disconnected":
+            from pipeline.rooms import disconnect_participant
 
-                disconnect_participant(session, room, participant)
-            return render.participant(participant, c.base)
+            disconnect_participant(session, room, participant)
+        return render.participant(participant, c.base)
 
-    return JSONResponse(await run_in_threadpool(work), status_code=202)
+    return JSONResponse(await in_session(c, work), status_code=202)
 
 
 @router.post("/{room_sid}/Participants/{sid}/Anonymize")
 async def anonymize_participant(request: Request, room_sid: str, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            participant = find_participant(session, room, sid)
-            participant.identity = participant.sid
-            return render.participant(participant, c.base)
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, sid)
+        participant.identity = participant.sid
+        return render.participant(participant, c.base)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks", openapi_extra=openapi.query(PAGING))
 async def list_published(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            participant = find_participant(session, room, participant_sid)
-            query = (
-                select(PublishedTrack)
-                .where(PublishedTrack.participant_sid == participant.sid, PublishedTrack.published.is_(True))
-                .order_by(PublishedTrack.date_created, PublishedTrack.sid)
-            )
-            url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/PublishedTracks"
-            return page(
-                session, query, c.params, url, "published_tracks", lambda t: render.published_track(t, c.base)
-            )
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, participant_sid)
+        query = (
+            select(PublishedTrack)
+            .where(PublishedTrack.participant_sid == participant.sid, PublishedTrack.published.is_(True))
+            .order_by(PublishedTrack.date_created, PublishedTrack.sid)
+        )
+        url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/PublishedTracks"
+        return page(
+            session, query, c.params, url, "published_tracks", lambda t: render.published_track(t, c.base)
+        )
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get("/{room_sid}/Participants/{participant_sid}/PublishedTracks/{sid}")
 async def fetch_published(request: Request, room_sid: str, participant_sid: str, sid: str):
     c = await call(request, set())
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            participant = find_participant(session, room, participant_sid)
-            track = session.scalars(
-                select(PublishedTrack).where(
-                    PublishedTrack.participant_sid == participant.sid,
-                    PublishedTrack.published.is_(True),
-                    (PublishedTrack.sid == sid) | (PublishedTrack.name == sid),
-                )
-            ).first()
-            if track is None:
-                raise not_found(f"/PublishedTracks/{sid}")
-            return render.published_track(track, c.base)
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, participant_sid)
+        track = session.scalars(
+            select(PublishedTrack).where(
+                PublishedTrack.participant_sid == participant.sid,
+                PublishedTrack.published.is_(True),
+                (PublishedTrack.sid == sid) | (PublishedTrack.name == sid),
+            )
+        ).first()
+        if track is None:
+            raise not_found(f"/PublishedTracks/{sid}")
+        return render.published_track(track, c.base)
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)
 
 
 @router.get(
@@ -326,13 +310,12 @@ async def fetch_published(request: Request, room_sid: str, participant_sid: str,
 async def list_subscribed(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
 
-    def work():
-        with c.db.session() as session:
-            room = find_room(session, c.account.sid, room_sid)
-            participant = find_participant(session, room, participant_sid)
-            url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/SubscribedTracks"
-            # Subscriptions live in the forwarding core; none are recorded here yet.
-            query = select(PublishedTrack).where(PublishedTrack.sid.is_(None))
-            return page(session, query, c.params, url, "subscribed_tracks", lambda t: {})
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, participant_sid)
+        url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/SubscribedTracks"
+        # Subscriptions live in the forwarding core; none are recorded here yet.
+        query = select(PublishedTrack).where(PublishedTrack.sid.is_(None))
+        return page(session, query, c.params, url, "subscribed_tracks", lambda t: {})
 
-    return await run_in_threadpool(work)
+    return await in_session(c, work)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import StorageSettings
 
 from . import openapi, render
-from .context import call
+from .context import call, in_session
 from .errors import invalid
 
 router = APIRouter(prefix="/v1")
@@ -38,11 +37,10 @@ def _handlers(kind: str):
     async def fetch(request: Request):
         c = await call(request, set())
 
-        def work():
-            with c.db.session() as session:
-                return render.storage_settings(_row(session, c.account.sid, kind), c.base)
+        def work(session):
+            return render.storage_settings(_row(session, c.account.sid, kind), c.base)
 
-        return await run_in_threadpool(work)
+        return await in_session(c, work)
 
     async def update(request: Request):
         c = await call(request, FIELDS)
@@ -58,20 +56,19 @@ def _handlers(kind: str):
             if value and not value.startswith("CR"):
                 raise invalid(sid_field, "must be a credential SID (CR...)")
 
-        def work():
-            with c.db.session() as session:
-                row = _row(session, c.account.sid, kind)
-                row.friendly_name = name
-                row.aws_credentials_sid = p.str("AwsCredentialsSid", row.aws_credentials_sid)
-                row.encryption_key_sid = p.str("EncryptionKeySid", row.encryption_key_sid)
-                row.aws_s3_url = url if url is not None else row.aws_s3_url
-                row.aws_storage_enabled = p.bool("AwsStorageEnabled", row.aws_storage_enabled)
-                row.encryption_enabled = p.bool("EncryptionEnabled", row.encryption_enabled)
-                if row.aws_storage_enabled and not row.aws_s3_url:
-                    raise invalid("AwsS3Url", "is required when AwsStorageEnabled is true")
-                return render.storage_settings(row, c.base)
+        def work(session):
+            row = _row(session, c.account.sid, kind)
+            row.friendly_name = name
+            row.aws_credentials_sid = p.str("AwsCredentialsSid", row.aws_credentials_sid)
+            row.encryption_key_sid = p.str("EncryptionKeySid", row.encryption_key_sid)
+            row.aws_s3_url = url if url is not None else row.aws_s3_url
+            row.aws_storage_enabled = p.bool("AwsStorageEnabled", row.aws_storage_enabled)
+            row.encryption_enabled = p.bool("EncryptionEnabled", row.encryption_enabled)
+            if row.aws_storage_enabled and not row.aws_s3_url:
+                raise invalid("AwsS3Url", "is required when AwsStorageEnabled is true")
+            return render.storage_settings(row, c.base)
 
-        return await run_in_threadpool(work)
+        return await in_session(c, work)
 
     return fetch, update
 
