@@ -17,7 +17,7 @@ from .context import Call, call, in_session
 from .errors import invalid, not_found
 from .media import media_redirect
 from .paging import page
-from .params import DATE_FILTERS, PAGING
+from .params import DATE_FILTERS, PAGING, created_between
 
 router = APIRouter(prefix="/v1/Compositions")
 CREATE = {
@@ -76,10 +76,7 @@ async def list_compositions(request: Request):
         query = query.where(Composition.status == status)
     if (room_sid := p.str("RoomSid")) is not None:
         query = query.where(Composition.room_sid == room_sid)
-    if (after := p.date("DateCreatedAfter")) is not None:
-        query = query.where(Composition.date_created >= after)
-    if (before := p.date("DateCreatedBefore")) is not None:
-        query = query.where(Composition.date_created < before)
+    query = created_between(query, Composition.date_created, p)
     query = query.order_by(Composition.date_created.desc(), Composition.sid)
 
     def work(session):

@@ -16,7 +16,7 @@ from .composition_spec import read_spec, require_media
 from .context import Call, call, in_session
 from .errors import HOOK_NAME_EXISTS, ApiError, not_found
 from .paging import page
-from .params import DATE_FILTERS, PAGING
+from .params import DATE_FILTERS, PAGING, created_between
 
 router = APIRouter(prefix="/v1/CompositionHooks")
 FIELDS = {
@@ -97,10 +97,7 @@ async def list_hooks(request: Request):
     if (name := p.str("FriendlyName", max_len=100)) is not None:
         pattern = re.sub(r"([%_\\])", r"\\\1", name.lower()).replace("*", "%")
         query = query.where(func.lower(CompositionHook.friendly_name).like(pattern, escape="\\"))
-    if (after := p.date("DateCreatedAfter")) is not None:
-        query = query.where(CompositionHook.date_created >= after)
-    if (before := p.date("DateCreatedBefore")) is not None:
-        query = query.where(CompositionHook.date_created < before)
+    query = created_between(query, CompositionHook.date_created, p)
     query = query.order_by(CompositionHook.date_created.desc(), CompositionHook.sid)
 
     def work(session):

@@ -107,4 +107,15 @@ class Params:
 
 
 PAGING = {"PageSize", "Page", "PageToken"}
+
+
+def created_between(query, column, params: Params):
+    """Twilio's date filters: DateCreatedAfter is inclusive, DateCreatedBefore exclusive."""
+    if (after := params.date("DateCreatedAfter")) is not None:
+        query = query.where(column >= after)
+    if (before := params.date("DateCreatedBefore")) is not None:
+        query = query.where(column < before)
+    return query
+
+
 DATE_FILTERS = {"DateCreatedAfter", "DateCreatedBefore"}

@@ -14,7 +14,7 @@ from .context import Call, call, in_session
 from .errors import invalid, not_found
 from .media import media_redirect
 from .paging import page
-from .params import DATE_FILTERS, PAGING
+from .params import DATE_FILTERS, PAGING, created_between
 from .rooms import find_room
 
 router = APIRouter(prefix="/v1")
@@ -38,10 +38,7 @@ def _filtered(c: Call, query):
         query = query.where(Recording.status == status)
     if (source := p.str("SourceSid")) is not None:
         query = query.where(Recording.source_sid == source)
-    if (after := p.date("DateCreatedAfter")) is not None:
-        query = query.where(Recording.date_created >= after)
-    if (before := p.date("DateCreatedBefore")) is not None:
-        query = query.where(Recording.date_created < before)
+    query = created_between(query, Recording.date_created, p)
     return query.order_by(Recording.date_created.desc(), Recording.sid)
 
 

@@ -17,7 +17,7 @@ from . import openapi, render
 from .context import Call, call, in_session
 from .errors import ROOM_EXISTS, ApiError, invalid, not_found
 from .paging import page
-from .params import DATE_FILTERS, PAGING
+from .params import DATE_FILTERS, PAGING, created_between
 
 router = APIRouter(prefix="/v1/Rooms")
 
@@ -121,10 +121,7 @@ async def list_rooms(request: Request):
     query = select(Room).where(Room.account_sid == c.account.sid, Room.status == status)
     if (name := p.str("UniqueName")) is not None:
         query = query.where(Room.unique_name == name)
-    if (after := p.date("DateCreatedAfter")) is not None:
-        query = query.where(Room.date_created >= after)
-    if (before := p.date("DateCreatedBefore")) is not None:
-        query = query.where(Room.date_created < before)
+    query = created_between(query, Room.date_created, p)
     query = query.order_by(Room.date_created.desc(), Room.sid)
 
     return await in_session(
@@ -211,10 +208,7 @@ async def list_participants(request: Request, room_sid: str):
         query = select(Participant).where(Participant.room_sid == room.sid, Participant.status == status)
         if (identity := p.str("Identity")) is not None:
             query = query.where(Participant.identity == identity)
-        if (after := p.date("DateCreatedAfter")) is not None:
-            query = query.where(Participant.date_created >= after)
-        if (before := p.date("DateCreatedBefore")) is not None:
-            query = query.where(Participant.date_created < before)
+        query = created_between(query, Participant.date_created, p)
         query = query.order_by(Participant.date_created, Participant.sid)
         url = f"{c.base}/v1/Rooms/{room.sid}/Participants"
         return page(session, query, p, url, "participants", lambda x: render.participant(x, c.base))
