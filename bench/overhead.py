@@ -25,11 +25,17 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="roomreel-overhead-"))
-    env = {**os.environ, "ROOMREEL_DATA_DIR": str(work / "data"), "ROOMREEL_BROKER_URL": "redis://127.0.0.1:6379/14"}
+    env = {
+        **os.environ,
+        "ROOMREEL_DATA_DIR": str(work / "data"),
+        "ROOMREEL_BROKER_URL": "redis://127.0.0.1:6379/14",
+    }
     os.environ.update(env)
     from tests.services import ensure_redis
 
@@ -59,8 +65,16 @@ def main() -> None:
     def new_composition() -> str:
         sid = new_sid("CJ")
         with db.session() as session:
-            session.add(Composition(sid=sid, account_sid=account.sid, room_sid=room_sid, audio_sources=["*"],
-                                    format="mp4", date_created=utcnow()))
+            session.add(
+                Composition(
+                    sid=sid,
+                    account_sid=account.sid,
+                    room_sid=room_sid,
+                    audio_sources=["*"],
+                    format="mp4",
+                    date_created=utcnow(),
+                )
+            )
         return sid
 
     render_times = []
@@ -71,8 +85,13 @@ def main() -> None:
         render_times.append(time.monotonic() - started)
     render = statistics.median(render_times)
 
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--reconcile-every", "60"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "worker", "--reconcile-every", "60"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         from workers.actors import dispatch_composition
 
@@ -88,8 +107,10 @@ def main() -> None:
             overheads.append(time.monotonic() - started - render)
         overheads.sort()
         print(f"jobs {args.jobs}; in-process job time {render * 1000:.0f} ms")
-        print(f"queue overhead on Redis: median {statistics.median(overheads) * 1000:.0f} ms, "
-              f"p90 {overheads[int(len(overheads) * 0.9) - 1] * 1000:.0f} ms")
+        print(
+            f"queue overhead on Redis: median {statistics.median(overheads) * 1000:.0f} ms, "
+            f"p90 {overheads[int(len(overheads) * 0.9) - 1] * 1000:.0f} ms"
+        )
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)

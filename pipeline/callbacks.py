@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,9 +26,10 @@ def signature(auth_token: str, url: str, params: dict[str, Any] | None = None) -
 
 
 def iso(value: datetime | None) -> str | None:
+    """Twilio's date format: ISO-8601 UTC, second precision, with Z."""
     if value is None:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def enqueue(

@@ -131,7 +131,7 @@ def reconcile(
     for sid, priority in ready_compositions(ctx.db):
         with ctx.db.session() as session:
             at = session.get(Composition, sid).dispatched_at
-        if sid in released or at is None or (at if at.tzinfo else at.replace(tzinfo=cutoff.tzinfo)) < cutoff:
+        if sid in released or at is None or at < cutoff:
             dispatch_composition(sid, priority)
             sent += 1
     split_job.release_stale_parts(ctx.db, utcnow() - stale_after)

@@ -5,12 +5,31 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on every database: SQLite hands back naive values, and
+    without this every reader would have to patch them."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -18,8 +37,8 @@ class Base(DeclarativeBase):
 
 
 class Timestamps:
-    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    date_updated: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 SID = String(34)
@@ -59,9 +78,9 @@ class Room(Timestamps, Base):
     empty_room_timeout: Mapped[int] = mapped_column(Integer, default=5)
     unused_room_timeout: Mapped[int] = mapped_column(Integer, default=5)
     large_room: Mapped[bool] = mapped_column(Boolean, default=False)
-    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
     recording_rules: Mapped[list[Any]] = mapped_column(default=list)
-    rules_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rules_updated: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Per-room counter carried by callbacks as SequenceNumber.
     callback_sequence: Mapped[int] = mapped_column(Integer, default=0)
     manifest_key: Mapped[str | None] = mapped_column(Text)
@@ -74,8 +93,8 @@ class Participant(Timestamps, Base):
     room_sid: Mapped[str] = mapped_column(ForeignKey("rooms.sid"), index=True)
     identity: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="connected")
-    start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    end_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class PublishedTrack(Timestamps, Base):
@@ -138,16 +157,16 @@ class Composition(Timestamps, Base):
     duration: Mapped[int] = mapped_column(Integer, default=0)
     media_key: Mapped[str | None] = mapped_column(Text)
     media_external_location: Mapped[str | None] = mapped_column(Text)
-    date_completed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    date_deleted: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    date_completed: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    date_deleted: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Lower runs first: API, then hooks, then batch reprocessing.
     priority: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(128))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When a queue message was last sent for it: the reconciler re-sends only long-silent jobs.
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
 
@@ -162,7 +181,7 @@ class CompositionPart(Base):
     end: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="enqueued")
     worker_id: Mapped[str | None] = mapped_column(String(128))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     media_key: Mapped[str | None] = mapped_column(Text)
 
@@ -207,6 +226,6 @@ class CallbackDelivery(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
-    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import layouts
+from pipeline.callbacks import iso
 from pipeline.compose import ComposeError, render
 from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
@@ -105,8 +106,8 @@ def _room_data(db: Database, composition: Composition) -> tuple[dict, dict[str, 
         data = {
             "room_sid": room.sid,
             "unique_name": room.unique_name,
-            "created_at": room.date_created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "ended_at": room.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") if room.end_time else None,
+            "created_at": iso(room.date_created),
+            "ended_at": iso(room.end_time),
             "recordings": recordings,
         }
         return data, {r.sid: r.media_key for r in rows if r.media_key}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
@@ -46,16 +46,11 @@ def ready_compositions(db: Database) -> list[tuple[str, int]]:
 
 
 def due_deliveries(db: Database) -> list[int]:
-    now = datetime.now(UTC)
     with db.session() as session:
-        rows = session.execute(
-            select(CallbackDelivery.id, CallbackDelivery.next_attempt_at).where(
-                CallbackDelivery.status == "pending"
+        return list(
+            session.scalars(
+                select(CallbackDelivery.id)
+                .where(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at <= utcnow())
+                .order_by(CallbackDelivery.id)
             )
-        ).all()
-    due = []
-    for delivery_id, at in rows:
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        if at <= now:
-            due.append(delivery_id)
-    return sorted(due)
+        )

@@ -234,10 +234,7 @@ def parts_to_dispatch(db: Database, cutoff) -> list[tuple[str, int]]:
         rows = list(session.scalars(select(CompositionPart).where(CompositionPart.status == "enqueued")))
         due = []
         for part in rows:
-            at = part.heartbeat_at
-            if at is not None and at.tzinfo is None:
-                at = at.replace(tzinfo=cutoff.tzinfo)
-            if at is None or at < cutoff:
+            if part.heartbeat_at is None or part.heartbeat_at < cutoff:
                 part.heartbeat_at = utcnow()
                 due.append((part.composition_sid, part.index))
         return due
