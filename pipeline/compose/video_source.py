@@ -136,7 +136,6 @@ class VideoSource(ReaderThread):
         self.sid = sid
         self.path = path
         self.start = start
-        self.sizes = sizes
         self.needed = needed
         self._scalers = {size: Scaler(size, scale_flags) for size in sizes}
         super().__init__(f"video-{sid}", QUEUE_FRAMES)
