@@ -175,6 +175,54 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev_token(identity: str, room: str | None, ttl: int) -> str:
+    from pipeline.accounts import ensure_account
+    from pipeline.api.signal import dev_key
+    from pipeline.sfu.access_token import mint
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    key = dev_key(db, account.sid)
+    return mint(account.sid, key.sid, key.secret, identity, room, ttl)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(_dev_token(args.identity, args.room, args.ttl))
+    return 0
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pipeline.client.bot import BotOptions, run_bot
+
+    colour = tuple(int(args.colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    token = args.token or _dev_token(args.identity, args.room, 3600 + int(args.duration))
+    options = BotOptions(
+        url=args.url,
+        token=token,
+        room=args.room,
+        video=args.video,
+        audio=args.audio,
+        duration=args.duration,
+        colour=colour,  # type: ignore[arg-type]
+        tone_hz=args.tone,
+    )
+    try:
+        result = asyncio.run(run_bot(options))
+    except OSError as exc:
+        raise UserError(f"cannot reach {args.url}: {exc}") from None
+    except Exception as exc:
+        from pipeline.client import RoomClientError
+
+        if isinstance(exc, RoomClientError | ValueError):
+            raise UserError(str(exc)) from None
+        raise
+    json.dump({k: v for k, v in result.items() if k != "flashes"}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from pipeline.accounts import ensure_account
     from pipeline.api.app import storage_secret
@@ -287,6 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("room_dir")
     importer.set_defaults(func=cmd_import)
+
+    token = sub.add_parser("token", help="mint an access token for a room (with a local API key)")
+    token.add_argument("--identity", required=True)
+    token.add_argument("--room")
+    token.add_argument("--ttl", type=int, default=3600)
+    token.set_defaults(func=cmd_token)
+
+    bot = sub.add_parser("bot", help="join a room as a synthetic participant")
+    bot.add_argument("--url", default="http://127.0.0.1:8080", help="the roomreel server")
+    bot.add_argument("--room", required=True)
+    bot.add_argument("--identity", required=True)
+    bot.add_argument("--token", help="an access token (default: minted with a local API key)")
+    bot.add_argument("--video", default="testsrc", help="testsrc, none, or a file with VP8/H.264")
+    bot.add_argument("--audio", default="tone", help="tone, none, or a file with Opus")
+    bot.add_argument("--duration", type=float, default=30.0)
+    bot.add_argument("--colour", default="#dc2828", help="testsrc colour, #rrggbb")
+    bot.add_argument("--tone", type=float, default=440.0, help="tone frequency in Hz")
+    bot.set_defaults(func=cmd_bot)
 
     demo = sub.add_parser("demo", help="record and compose one room on the embedded defaults")
     demo.set_defaults(func=cmd_demo)

@@ -18,6 +18,8 @@ class Settings:
     auth_token: str | None
     # Signs local download URLs; derived from the data dir when unset.
     secret_key: str | None
+    # Serves /dev/token to anyone: for the demo and the browser page on a developer's machine.
+    dev_tokens: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -32,4 +34,5 @@ class Settings:
             account_sid=env.get("ROOMREEL_ACCOUNT_SID") or None,
             auth_token=env.get("ROOMREEL_AUTH_TOKEN") or None,
             secret_key=env.get("ROOMREEL_SECRET_KEY") or None,
+            dev_tokens=env.get("ROOMREEL_DEV_TOKENS", "").lower() in ("1", "true", "yes"),
         )

@@ -12,9 +12,10 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
+from pipeline.sfu import Sfu, SfuSettings
 from pipeline.storage import open_storage
 
-from . import compositions, hooks, media, openapi, recordings, rooms, settings
+from . import compositions, hooks, media, openapi, pages, recordings, rooms, settings, signal
 from .context import Services
 from .errors import (
     ApiError,
@@ -34,6 +35,7 @@ def create_app(
     db: Database | None = None,
     public_url: str | None = None,
     dispatcher: Dispatcher | None = None,
+    sfu_settings: SfuSettings | None = None,
 ) -> FastAPI:
     config = config or Settings.from_env()
     db = db or Database(config.database_url)
@@ -46,11 +48,14 @@ def create_app(
     app.state.services = Services(config, db, storage)
     app.state.public_url = public_url
     app.state.dispatcher = dispatcher or DatabasePolling()
+    app.state.sfu = Sfu(db, sfu_settings or SfuSettings.from_env(), dispatch=app.state.dispatcher.composition)
+    app.state.dev_tokens = config.dev_tokens
+    app.router.on_shutdown.append(app.state.sfu.close)
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
-    for module in (rooms, recordings, compositions, hooks, settings, media):
+    for module in (rooms, recordings, compositions, hooks, settings, media, signal, pages):
         app.include_router(module.router)
     openapi.install_security(app)
     return app

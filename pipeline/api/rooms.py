@@ -144,16 +144,22 @@ async def update_room(request: Request, sid: str):
     c = await call(request, {"Status"})
     status = c.params.str("Status", required=True, choices=("completed",))
 
+    sfu = request.app.state.sfu
+    room_sid = await in_session(c, lambda session: find_room(session, c.account.sid, sid).sid)
+    if status == "completed" and room_sid in sfu.rooms:
+        # A live room: everyone is disconnected (and recordings end) before it completes.
+        await sfu.end_room(room_sid)
+
     def work(session):
-        room = find_room(session, c.account.sid, sid)
+        room = find_room(session, c.account.sid, room_sid)
         created = []
         if status == "completed" and room.status == "in-progress":
             created = [(x.sid, x.priority) for x in complete_room(session, room)]
         return render.room(room, c.base), created
 
     body, created = await in_session(c, work)
-    for sid, priority in created:
-        await run_in_threadpool(request.app.state.dispatcher.composition, sid, priority)
+    for composition_sid, priority in created:
+        await run_in_threadpool(request.app.state.dispatcher.composition, composition_sid, priority)
     return JSONResponse(body, status_code=202)
 
 
@@ -232,9 +238,16 @@ async def update_participant(request: Request, room_sid: str, sid: str):
     c = await call(request, {"Status"})
     c.params.str("Status", required=True, choices=("disconnected",))
 
-    def work(session):
+    def locate(session):
         room = find_room(session, c.account.sid, room_sid)
-        participant = find_participant(session, room, sid)
+        return room.sid, find_participant(session, room, sid).sid
+
+    live_room, participant_sid = await in_session(c, locate)
+    await request.app.state.sfu.remove_participant(live_room, participant_sid)
+
+    def work(session):
+        room = find_room(session, c.account.sid, live_room)
+        participant = find_participant(session, room, participant_sid)
         if participant.status != "disconnected":
             from pipeline.rooms import disconnect_participant
 

@@ -1,0 +1,276 @@
+"""A connected participant: a publisher connection (the client offers) and a subscriber
+connection (the SFU offers, renegotiating as tracks come and go)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+
+from pipeline.sfu.errors import SfuError
+from pipeline.sids import new_sid
+
+from . import rtc_adapter
+from .published_track import PublishedTrack
+from .subscription import Subscription
+
+if TYPE_CHECKING:
+    from .room import Room
+
+log = logging.getLogger("roomreel.sfu")
+
+ANSWER_TIMEOUT = 15.0
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SignalingError(SfuError):
+    pass
+
+
+class Participant:
+    def __init__(self, sid: str, identity: str, room: Room, send: Send) -> None:
+        self.sid = sid
+        self.identity = identity
+        self.room = room
+        self.send = send
+        self.tracks: dict[str, PublishedTrack] = {}  # by name, published ones only
+        self.publisher = RTCPeerConnection(rtc_adapter.rtc_configuration())
+        self.subscriber = RTCPeerConnection(rtc_adapter.rtc_configuration())
+        self.slots: list[Subscription] = []
+        self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
+        self.closed = False
+        self._pending_mids: dict[str, dict[str, Any]] = {}
+        self._data_in: dict[str, RTCDataChannel] = {}  # label -> channel on the publisher PC
+        self._negotiate = asyncio.Event()
+        self._answer: asyncio.Future[str] | None = None
+        self._negotiator = asyncio.ensure_future(self._negotiation_loop())
+        self.publisher.on("track", self._on_remote_track)
+        self.publisher.on("datachannel", self._on_datachannel)
+        self.publisher.on("connectionstatechange", self._on_connection_state)
+        self.subscriber.on("connectionstatechange", self._on_connection_state)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "identity": self.identity,
+            "tracks": [t.describe() for t in self.tracks.values()],
+        }
+
+    # -- publishing -------------------------------------------------------------------------
+    async def publish(self, sdp: str | None, tracks: list[dict[str, Any]]) -> None:
+        """Handle the client's `publish`: an offer (optional when reusing transceivers) and names."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for item in tracks:
+            if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
+                raise SignalingError(53400, "publish: every track needs kind audio, video or data")
+            name = item.get("name")
+            if not isinstance(name, str) or not name or len(name) > 128:
+                raise SignalingError(53400, "publish: every track needs a name of 1 to 128 characters")
+            if name in self.tracks:
+                raise SignalingError(53304, f"Track name is duplicated: {name}")
+            if item["kind"] == "video" and self.room.settings.audio_only:
+                raise SignalingError(53400, "publish: this room is audio-only")
+            if item["kind"] != "data" and not isinstance(item.get("mid"), str):
+                raise SignalingError(53400, f"publish: track {name} needs the mid of its transceiver")
+            wanted[name] = item
+        for item in wanted.values():
+            if item["kind"] != "data":
+                self._pending_mids[item["mid"]] = item
+        answer = None
+        if sdp is not None:
+            await self.publisher.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in self.publisher.getTransceivers():
+                if transceiver.mid in self._pending_mids:
+                    try:
+                        rtc_adapter.restrict_answer_codecs(transceiver, self.room.settings.codec)
+                    except ValueError as exc:
+                        raise SignalingError(53404, f"publish: {exc}") from None
+            await self.publisher.setLocalDescription(await self.publisher.createAnswer())
+            answer = self.publisher.localDescription.sdp
+        published = []
+        for name, item in wanted.items():
+            track = self._start_track(name, item)
+            if track is not None:
+                published.append({**track.describe(), "mid": item.get("mid")})
+        await self.send({"type": "publish_answer", "sdp": answer, "tracks": published})
+
+    def _start_track(self, name: str, item: dict[str, Any]) -> PublishedTrack | None:
+        kind = item["kind"]
+        enabled = item.get("enabled", True) is not False
+        if kind == "data":
+            track = PublishedTrack(new_sid("MT"), name, "data", self, "data", 0, enabled)
+        else:
+            self._pending_mids.pop(item["mid"], None)
+            transceiver = self._transceiver(item["mid"])
+            if transceiver is None:
+                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
+            codec, clock_rate = rtc_adapter.negotiated_codec(transceiver)
+            track = PublishedTrack(new_sid("MT"), name, kind, self, codec, clock_rate, enabled)
+            track.receiver = transceiver.receiver
+            rtc_adapter.forward_encoded(transceiver.receiver, kind, codec, track)
+        self.tracks[name] = track
+        channel = self._data_in.get(name)
+        if channel is not None:
+            self._relay_data(channel, track)
+        self.room.track_published(track)
+        return track
+
+    def _transceiver(self, mid: str) -> RTCRtpTransceiver | None:
+        for transceiver in self.publisher.getTransceivers():
+            if transceiver.mid == mid:
+                return transceiver
+        return None
+
+    def _on_remote_track(self, track) -> None:
+        pass  # tracks are named by the publish message that carries the offer
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        self._data_in[channel.label] = channel
+        track = self.tracks.get(channel.label)
+        if track is not None and track.kind == "data":
+            self._relay_data(channel, track)
+
+    def _relay_data(self, channel: RTCDataChannel, track: PublishedTrack) -> None:
+        @channel.on("message")
+        def on_message(message: str | bytes) -> None:
+            if track.published and track.enabled:
+                self.room.relay_data(track, message)
+
+    async def unpublish(self, name: str) -> None:
+        track = self.tracks.pop(name, None)
+        if track is None:
+            raise SignalingError(53400, f"unpublish: no published track named {name}")
+        self.room.track_unpublished(track)
+
+    async def set_enabled(self, name: str, enabled: bool) -> None:
+        track = self.tracks.get(name)
+        if track is None:
+            raise SignalingError(53400, f"enable: no published track named {name}")
+        if track.enabled != enabled:
+            self.room.track_enabled(track, enabled)
+
+    # -- subscribing ---------------------------------------------------------------------------
+    def subscribe(self, track: PublishedTrack) -> None:
+        if track.kind == "data":
+            channel = self.subscriber.createDataChannel(track.sid)
+            self.data_out[track.sid] = channel
+            self._negotiate.set()
+            return
+        slot = next((s for s in self.slots if s.source is None and s.kind == track.kind and s.mid), None)
+        if slot is None:
+            slot = Subscription(track.kind, track.clock_rate)
+            transceiver = self.subscriber.addTransceiver(slot, direction="sendonly")
+            transceiver.setCodecPreferences(
+                rtc_adapter.codec_preferences(track.kind, self.room.settings.codec)
+            )
+            self.slots.append(slot)
+            slot.bind(track)
+            self._negotiate.set()
+        else:
+            slot.bind(track)
+            asyncio.ensure_future(self._announce_slot(slot))
+
+    def unsubscribe(self, track: PublishedTrack) -> None:
+        channel = self.data_out.pop(track.sid, None)
+        if channel is not None:
+            channel.close()
+        for slot in self.slots:
+            if slot.source is track:
+                slot.unbind()
+                asyncio.ensure_future(self._announce_slot(slot))
+
+    def send_data(self, track: PublishedTrack, message: str | bytes) -> None:
+        channel = self.data_out.get(track.sid)
+        if channel is not None and channel.readyState == "open":
+            channel.send(message)
+
+    async def _announce_slot(self, slot: Subscription) -> None:
+        if slot.mid is None:
+            return  # announced with the offer that creates it
+        await self._send_safely({"type": "slot", "mid": slot.mid, "track": self._slot_track(slot)})
+
+    def _slot_track(self, slot: Subscription) -> dict[str, Any] | None:
+        source = slot.source
+        if source is None:
+            return None
+        return {
+            **source.describe(),
+            "participant_sid": source.publisher.sid,
+            "identity": source.publisher.identity,
+        }
+
+    async def _negotiation_loop(self) -> None:
+        """One offer at a time; changes made while an offer is out go into the next one."""
+        while not self.closed:
+            await self._negotiate.wait()
+            self._negotiate.clear()
+            try:
+                await self.subscriber.setLocalDescription(await self.subscriber.createOffer())
+                for transceiver in self.subscriber.getTransceivers():
+                    slot = transceiver.sender.track
+                    if isinstance(slot, Subscription):
+                        slot.mid = transceiver.mid
+                slots = {s.mid: self._slot_track(s) for s in self.slots if s.mid}
+                data = {sid: self._data_track(sid) for sid in self.data_out}
+                self._answer = asyncio.get_running_loop().create_future()
+                await self.send(
+                    {
+                        "type": "offer",
+                        "sdp": self.subscriber.localDescription.sdp,
+                        "slots": slots,
+                        "data": data,
+                    }
+                )
+                sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+                await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a client that cannot answer is disconnected
+                if not self.closed:
+                    log.warning("negotiation with %s failed: %s", self.identity, exc)
+                    await self.room.disconnect(self, 53000, f"negotiation failed: {exc}")
+                return
+
+    def _data_track(self, track_sid: str) -> dict[str, Any] | None:
+        for participant in self.room.participants.values():
+            for track in participant.tracks.values():
+                if track.sid == track_sid:
+                    return {
+                        **track.describe(),
+                        "participant_sid": participant.sid,
+                        "identity": participant.identity,
+                    }
+        return None
+
+    def answer(self, sdp: str) -> None:
+        if self._answer is None or self._answer.done():
+            raise SignalingError(53400, "answer: no offer is outstanding")
+        self._answer.set_result(sdp)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def _send_safely(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            await self.send(message)
+        except Exception:  # the socket went away; the session loop notices and cleans up
+            pass
+
+    async def _on_connection_state(self) -> None:
+        states = (self.publisher.connectionState, self.subscriber.connectionState)
+        if "failed" in states and not self.closed:
+            await self.room.disconnect(self, 53405, "media connection failed")
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._negotiator.cancel()
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()
+        for slot in self.slots:
+            slot.stop()
+        await asyncio.gather(self.publisher.close(), self.subscriber.close(), return_exceptions=True)

@@ -1,0 +1,120 @@
+"""A track one participant publishes: its encoded frames fan out to every subscriber and sink."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from aiortc import RTCRtpReceiver
+
+from . import rtc_adapter
+from .frame_assembler import EncodedFrame
+
+if TYPE_CHECKING:
+    from .participant import Participant
+
+KEYFRAME_INTERVAL = 0.5  # at most two keyframe requests per second reach a publisher
+
+
+class TrackSink(Protocol):
+    """Anything that takes a published track's frames: a subscription or a recorder writer."""
+
+    def push(self, frame: EncodedFrame) -> None: ...
+
+    def resync(self) -> None: ...
+
+
+class PublishedTrack:
+    def __init__(
+        self,
+        sid: str,
+        name: str,
+        kind: str,
+        publisher: Participant,
+        codec: str,
+        clock_rate: int,
+        enabled: bool = True,
+    ) -> None:
+        self.sid = sid
+        self.name = name
+        self.kind = kind
+        self.publisher = publisher
+        self.codec = codec
+        self.clock_rate = clock_rate
+        self.enabled = enabled
+        self.published = True
+        self.sinks: set[TrackSink] = set()
+        self.receiver: RTCRtpReceiver | None = None
+        self.frames = 0
+        self.bytes = 0
+        self._ssrc = 0
+        self._last_request = 0.0
+        self._pending_request: asyncio.TimerHandle | None = None
+        self.on_data: Callable[[str | bytes], None] | None = None
+
+    # -- from the publisher (FrameSink for the assembler) ---------------------------------
+    def on_frame(self, frame: EncodedFrame) -> None:
+        self._ssrc = frame.ssrc or self._ssrc
+        if not self.enabled or not self.published:
+            return
+        self.frames += 1
+        self.bytes += len(frame.data)
+        for sink in list(self.sinks):
+            sink.push(frame)
+
+    def on_frame_lost(self) -> None:
+        for sink in list(self.sinks):
+            sink.resync()
+        self.request_keyframe()
+
+    # -- to subscribers ---------------------------------------------------------------------
+    def attach(self, sink: TrackSink) -> None:
+        self.sinks.add(sink)
+        if self.kind == "video":
+            self.request_keyframe()
+
+    def detach(self, sink: TrackSink) -> None:
+        self.sinks.discard(sink)
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled and not self.enabled:
+            for sink in list(self.sinks):
+                sink.resync()
+            self.enabled = True
+            self.request_keyframe()
+        self.enabled = enabled
+
+    def request_keyframe(self) -> None:
+        """Throttled PLI upstream; a request inside the quiet interval is sent when it ends."""
+        if self.kind != "video" or self.receiver is None:
+            return
+        now = time.monotonic()
+        wait = self._last_request + KEYFRAME_INTERVAL - now
+        if wait <= 0:
+            self._send_pli()
+        elif self._pending_request is None:
+            self._pending_request = asyncio.get_running_loop().call_later(wait, self._send_pli)
+
+    def _send_pli(self) -> None:
+        self._pending_request = None
+        if self.receiver is None or not self.published:
+            return
+        self._last_request = time.monotonic()
+        ssrc = self._ssrc or self._receiver_ssrc()
+        if ssrc:
+            rtc_adapter.request_keyframe(self.receiver, ssrc)
+
+    def _receiver_ssrc(self) -> int:
+        sources = self.receiver.getSynchronizationSources() if self.receiver else []
+        return sources[0].source if sources else 0
+
+    def close(self) -> None:
+        self.published = False
+        if self._pending_request is not None:
+            self._pending_request.cancel()
+        self.sinks.clear()
+
+    def describe(self) -> dict:
+        return {"sid": self.sid, "name": self.name, "kind": self.kind, "enabled": self.enabled}

@@ -1,0 +1,172 @@
+"""A live group room: who is in it, what they publish, and who receives what."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .participant import Participant
+from .published_track import PublishedTrack
+from .room_state import RoomSettings
+
+if TYPE_CHECKING:
+    from .sfu import Sfu
+
+log = logging.getLogger("roomreel.sfu")
+
+
+class RoomObserver(Protocol):
+    """What the recording participant (or anything else in-process) hears about a room."""
+
+    def track_published(self, track: PublishedTrack) -> None: ...
+
+    def track_unpublished(self, track: PublishedTrack) -> None: ...
+
+    def track_enabled(self, track: PublishedTrack, enabled: bool) -> None: ...
+
+    async def room_closed(self) -> None: ...
+
+
+class Room:
+    def __init__(self, settings: RoomSettings, sfu: Sfu) -> None:
+        self.settings = settings
+        self.sfu = sfu
+        self.participants: dict[str, Participant] = {}
+        self.observers: list[RoomObserver] = []
+        self.closed = False
+        self.created = settings.created.timestamp()
+        self._timer: asyncio.TimerHandle | None = None
+        self._ever_joined = False
+        self._arm_timeout(settings.unused_room_timeout)
+
+    @property
+    def sid(self) -> str:
+        return self.settings.sid
+
+    def room_time(self, wall: float | None = None) -> float:
+        """Seconds since the room was created: the timeline recordings and compositions share."""
+        return (wall if wall is not None else time.time()) - self.created
+
+    def tracks(self) -> list[PublishedTrack]:
+        return [t for p in self.participants.values() for t in p.tracks.values()]
+
+    # -- membership -------------------------------------------------------------------------
+    def admit(self, participant: Participant) -> None:
+        self.participants[participant.sid] = participant
+        self._ever_joined = True
+        self._cancel_timeout()
+        self.broadcast({"type": "participant_connected", "participant": participant.describe()}, participant)
+        for track in self.tracks():
+            if track.publisher is not participant:
+                participant.subscribe(track)
+
+    def by_identity(self, identity: str) -> Participant | None:
+        return next((p for p in self.participants.values() if p.identity == identity), None)
+
+    async def disconnect(self, participant: Participant, code: int = 0, reason: str = "") -> None:
+        """Remove a participant (left, kicked, replaced, failed); it is told why first."""
+        if self.participants.pop(participant.sid, None) is None:
+            return
+        if code:
+            await participant._send_safely({"type": "disconnected", "code": code, "message": reason})
+        for track in list(participant.tracks.values()):
+            participant.tracks.pop(track.name, None)
+            self.track_unpublished(track)
+        await participant.close()
+        self.broadcast(
+            {
+                "type": "participant_disconnected",
+                "participant_sid": participant.sid,
+                "identity": participant.identity,
+            }
+        )
+        await self.sfu.participant_left(self, participant)
+        if not self.participants and not self.closed:
+            self._arm_timeout(self.settings.empty_room_timeout)
+
+    # -- tracks -------------------------------------------------------------------------------
+    def track_published(self, track: PublishedTrack) -> None:
+        for other in self.participants.values():
+            if other is not track.publisher:
+                other.subscribe(track)
+        info = {
+            **track.describe(),
+            "participant_sid": track.publisher.sid,
+            "identity": track.publisher.identity,
+        }
+        self.broadcast({"type": "track_published", "track": info}, track.publisher)
+        self.sfu.persist_track_added(track)
+        self._notify(lambda o: o.track_published(track))
+
+    def track_unpublished(self, track: PublishedTrack) -> None:
+        for other in self.participants.values():
+            other.unsubscribe(track)
+        track.close()
+        self.broadcast(
+            {"type": "track_unpublished", "track_sid": track.sid, "participant_sid": track.publisher.sid},
+            track.publisher,
+        )
+        self.sfu.persist_track_removed(track)
+        self._notify(lambda o: o.track_unpublished(track))
+
+    def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
+        track.set_enabled(enabled)
+        self.broadcast(
+            {
+                "type": "track_enabled" if enabled else "track_disabled",
+                "track_sid": track.sid,
+                "participant_sid": track.publisher.sid,
+            },
+            track.publisher,
+        )
+        self.sfu.persist_track_enabled(track, enabled)
+        self._notify(lambda o: o.track_enabled(track, enabled))
+
+    def relay_data(self, track: PublishedTrack, message: str | bytes) -> None:
+        for other in self.participants.values():
+            if other is not track.publisher:
+                other.send_data(track, message)
+
+    def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
+        for participant in list(self.participants.values()):
+            if participant is not exclude:
+                asyncio.ensure_future(participant._send_safely(message))
+
+    def _notify(self, call: Callable[[RoomObserver], None]) -> None:
+        for observer in list(self.observers):
+            try:
+                call(observer)
+            except Exception:  # an observer's failure must not break the room
+                log.exception("room observer failed")
+
+    # -- end ----------------------------------------------------------------------------------
+    def _arm_timeout(self, minutes: int) -> None:
+        self._cancel_timeout()
+        seconds = minutes * self.sfu.settings.timeout_unit
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
+
+    def _cancel_timeout(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        if not self.participants and not self.closed:
+            asyncio.ensure_future(self.sfu.end_room(self.sid))
+
+    async def close(self, code: int = 53118, reason: str = "Room completed") -> None:
+        """Disconnect everyone; the room's state in the database is the caller's business."""
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_timeout()
+        for participant in list(self.participants.values()):
+            await self.disconnect(participant, code, reason)
+        for observer in list(self.observers):
+            try:
+                await observer.room_closed()
+            except Exception:
+                log.exception("room observer failed on close")

@@ -1,0 +1,196 @@
+"""The live room's state in the database, so REST resources and room callbacks reflect it.
+
+Each function is one short transaction, run off the event loop by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from pipeline import callbacks
+from pipeline.db import Database
+from pipeline.db.models import ApiKey, Composition, Participant, PublishedTrack, Room, utcnow
+from pipeline.rooms import complete_room, disconnect_participant
+from pipeline.sfu.errors import SfuError
+from pipeline.sids import is_sid, new_sid
+
+
+class RoomUnavailable(SfuError):
+    pass
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    sid: str
+    account_sid: str
+    name: str
+    created: datetime
+    codec: str
+    audio_only: bool
+    max_participants: int
+    max_participant_duration: int  # seconds
+    empty_room_timeout: int  # minutes
+    unused_room_timeout: int  # minutes
+    recording_rules: list
+
+
+def _settings(room: Room) -> RoomSettings:
+    return RoomSettings(
+        sid=room.sid,
+        account_sid=room.account_sid,
+        name=room.unique_name,
+        created=room.date_created,
+        codec=(room.video_codecs or ["VP8"])[0],
+        audio_only=room.audio_only,
+        max_participants=room.max_participants,
+        max_participant_duration=room.max_participant_duration,
+        empty_room_timeout=room.empty_room_timeout,
+        unused_room_timeout=room.unused_room_timeout,
+        recording_rules=list(room.recording_rules or []),
+    )
+
+
+def key_secret(db: Database, account_sid: str, key_sid: str) -> str | None:
+    if not is_sid(key_sid, "SK"):
+        return None
+    with db.session() as session:
+        key = session.get(ApiKey, key_sid)
+        return key.secret if key is not None and key.account_sid == account_sid else None
+
+
+def open_room(db: Database, account_sid: str, name: str) -> RoomSettings:
+    """The in-progress room called `name` (or with that SID); an unknown name creates it (ad hoc)."""
+    with db.session() as session:
+        room = session.get(Room, name) if is_sid(name, "RM") else None
+        if room is not None:
+            if room.account_sid != account_sid:
+                raise RoomUnavailable(53106, f"Room not found: {name}")
+            if room.status != "in-progress":
+                raise RoomUnavailable(53118, f"Room {name} is {room.status}")
+            return _settings(room)
+        room = session.scalars(
+            select(Room).where(
+                Room.account_sid == account_sid, Room.unique_name == name, Room.status == "in-progress"
+            )
+        ).first()
+        if room is None:
+            room = Room(sid=new_sid("RM"), account_sid=account_sid, unique_name=name)
+            session.add(room)
+            callbacks.room_event(session, room, "room-created")
+            session.flush()
+        return _settings(room)
+
+
+def participant_connected(db: Database, room_sid: str, identity: str) -> tuple[str, datetime]:
+    with db.session() as session:
+        room = session.get(Room, room_sid)
+        if room is None or room.status != "in-progress":
+            raise RoomUnavailable(53118, f"Room {room_sid} is not in progress")
+        now = utcnow()
+        participant = Participant(
+            sid=new_sid("PA"),
+            account_sid=room.account_sid,
+            room_sid=room_sid,
+            identity=identity,
+            status="connected",
+            start_time=now,
+        )
+        session.add(participant)
+        callbacks.room_event(
+            session,
+            room,
+            "participant-connected",
+            ParticipantSid=participant.sid,
+            ParticipantIdentity=identity,
+            ParticipantStatus="connected",
+        )
+        return participant.sid, now
+
+
+def participant_disconnected(db: Database, participant_sid: str) -> None:
+    with db.session() as session:
+        participant = session.get(Participant, participant_sid)
+        if participant is None or participant.status == "disconnected":
+            return
+        disconnect_participant(session, session.get(Room, participant.room_sid), participant)
+
+
+def track_added(
+    db: Database, participant_sid: str, track_sid: str, name: str, kind: str, enabled: bool
+) -> None:
+    with db.session() as session:
+        participant = session.get(Participant, participant_sid)
+        if participant is None:
+            return
+        session.add(
+            PublishedTrack(
+                sid=track_sid,
+                account_sid=participant.account_sid,
+                room_sid=participant.room_sid,
+                participant_sid=participant_sid,
+                name=name,
+                kind=kind,
+                enabled=enabled,
+            )
+        )
+        _track_event(session, participant, "track-added", track_sid, name, kind)
+
+
+def track_removed(db: Database, track_sid: str) -> None:
+    with db.session() as session:
+        track = session.get(PublishedTrack, track_sid)
+        if track is None or not track.published:
+            return
+        track.published = False
+        participant = session.get(Participant, track.participant_sid)
+        _track_event(session, participant, "track-removed", track.sid, track.name, track.kind)
+
+
+def track_enabled(db: Database, track_sid: str, enabled: bool) -> None:
+    with db.session() as session:
+        track = session.get(PublishedTrack, track_sid)
+        if track is None or track.enabled == enabled:
+            return
+        track.enabled = enabled
+        participant = session.get(Participant, track.participant_sid)
+        event = "track-enabled" if enabled else "track-disabled"
+        _track_event(session, participant, event, track.sid, track.name, track.kind)
+
+
+def _track_event(session, participant: Participant, event: str, sid: str, name: str, kind: str) -> None:
+    callbacks.room_event(
+        session,
+        session.get(Room, participant.room_sid),
+        event,
+        ParticipantSid=participant.sid,
+        ParticipantIdentity=participant.identity,
+        ParticipantStatus=participant.status,
+        TrackSid=sid,
+        TrackName=name,
+        TrackKind=kind,
+    )
+
+
+def room_status(db: Database, room_sid: str) -> str | None:
+    with db.session() as session:
+        room = session.get(Room, room_sid)
+        return room.status if room else None
+
+
+def recording_rules(db: Database, room_sid: str) -> list:
+    with db.session() as session:
+        room = session.get(Room, room_sid)
+        return list(room.recording_rules or []) if room else []
+
+
+def end_room(db: Database, room_sid: str) -> list[tuple[str, int]]:
+    """Complete the room (idempotent); returns the compositions its hooks created, to dispatch."""
+    with db.session() as session:
+        room = session.get(Room, room_sid)
+        if room is None or room.status != "in-progress":
+            return []
+        created: list[Composition] = complete_room(session, room)
+        return [(c.sid, c.priority) for c in created]

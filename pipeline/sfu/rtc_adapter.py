@@ -1,0 +1,116 @@
+"""Every use of aiortc/aioice internals lives here, so an upgrade has one file to re-check.
+
+aiortc 1.16 has no public hook for receiving encoded frames, none for passing a subscriber's
+keyframe request on to a track, and gathers no loopback candidates. `tests/pipeline/sfu/
+test_rtc_adapter.py` pins each of these behaviours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+
+from .frame_assembler import FrameAssembler, FrameSink
+
+log = logging.getLogger("roomreel.sfu")
+
+_installed = False
+_hosts: list[str] | None = None
+_original_host_addresses = aioice.ice.get_host_addresses
+_original_send_keyframe = RTCRtpSender._send_keyframe
+
+
+def _send_keyframe(self: RTCRtpSender) -> None:
+    # A subscriber's PLI/FIR reaches the sender; a forwarded track passes it on to its publisher.
+    track = getattr(self, "_RTCRtpSender__track", None)
+    request = getattr(track, "request_keyframe", None)
+    if request is not None:
+        request()
+    else:
+        _original_send_keyframe(self)
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    if _hosts is None:
+        return _original_host_addresses(use_ipv4, use_ipv6)
+    return [h for h in _hosts if (":" in h and use_ipv6) or (":" not in h and use_ipv4)]
+
+
+def install(hosts: Sequence[str] | None = None) -> None:
+    """Patch aiortc once per process; `hosts` are the only addresses ICE binds and announces.
+
+    aioice skips loopback addresses when it gathers, so tests (127.0.0.1 only) need this too.
+    """
+    global _installed, _hosts
+    if hosts:
+        _hosts = list(hosts)
+    if not _installed:
+        RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
+        aioice.ice.get_host_addresses = _host_addresses
+        _installed = True
+
+
+def rtc_configuration() -> RTCConfiguration:
+    # No iceServers would make aiortc ask a public STUN server; the SFU announces its own hosts.
+    return RTCConfiguration(iceServers=[])
+
+
+def forward_encoded(receiver: RTCRtpReceiver, kind: str, codec_name: str, sink: FrameSink) -> FrameAssembler:
+    """Make `receiver` hand complete encoded frames to `sink` instead of decoding them."""
+    assembler = FrameAssembler(kind, codec_name, sink)
+    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
+    return assembler
+
+
+def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send a PLI for `media_ssrc` to whoever publishes on `receiver`."""
+    send = receiver._send_rtcp_pli  # type: ignore[attr-defined]
+    task = asyncio.ensure_future(send(media_ssrc))
+    task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("PLI failed: %s", task.exception())
+
+
+def codec_preferences(kind: str, codec_name: str) -> list[RTCRtpCodecCapability]:
+    """The room's one codec (with its RTX), for `setCodecPreferences` on both sides."""
+    capabilities = RTCRtpSender.getCapabilities(kind)
+    if kind == "audio":
+        return [c for c in capabilities.codecs if c.mimeType.lower() == "audio/opus"]
+    wanted = f"video/{codec_name.lower()}"
+    chosen = [c for c in capabilities.codecs if c.mimeType.lower() == wanted]
+    if codec_name.lower() == "h264":
+        # Constrained Baseline, packetization-mode 1: what browsers and aiortc both handle.
+        chosen = [
+            c
+            for c in chosen
+            if str(c.parameters.get("packetization-mode")) == "1"
+            and str(c.parameters.get("profile-level-id", "")).lower().startswith("42")
+        ] or chosen[:1]
+    rtx = [c for c in capabilities.codecs if c.mimeType.lower() == "video/rtx"]
+    return chosen + rtx
+
+
+def restrict_answer_codecs(transceiver, codec_name: str) -> None:
+    """Keep only the room's codec in an answer: aiortc negotiates inside setRemoteDescription,
+    before any public call could set preferences on the transceivers it creates there."""
+    wanted = {f"video/{codec_name.lower()}", "video/rtx"} if transceiver.kind == "video" else {"audio/opus"}
+    codecs = [c for c in transceiver._codecs if c.mimeType.lower() in wanted]
+    if not [c for c in codecs if c.mimeType.lower() != "video/rtx"]:
+        raise ValueError(
+            f"the offer has no {codec_name if transceiver.kind == 'video' else 'Opus'} for {transceiver.kind}"
+        )
+    transceiver._codecs = codecs
+
+
+def negotiated_codec(transceiver):
+    """(name, clock rate) of the codec media will use on `transceiver`."""
+    codecs = [c for c in transceiver._codecs if c.mimeType.lower() != "video/rtx"]
+    return codecs[0].name, codecs[0].clockRate

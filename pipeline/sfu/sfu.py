@@ -1,0 +1,176 @@
+"""The forwarding core of one process: its live rooms, admission, and their state in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.db import Database
+
+from . import room_state, rtc_adapter
+from .access_token import AccessToken, AccessTokenError, verify
+from .participant import Participant, Send, SignalingError
+from .published_track import PublishedTrack
+from .room import Room
+from .room_state import RoomUnavailable
+
+log = logging.getLogger("roomreel.sfu")
+
+ROOM_FULL = 53105
+DUPLICATE_IDENTITY = 53205
+PARTICIPANT_REMOVED = 53216  # disconnected through the REST API or by MaxParticipantDuration
+
+
+@dataclass
+class SfuSettings:
+    # Addresses ICE binds and announces (ROOMREEL_RTC_HOSTS); loopback by default, as in the demo.
+    hosts: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    # Seconds in one "minute" of EmptyRoomTimeout/UnusedRoomTimeout; tests shrink it.
+    timeout_unit: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
+        env = dict(os.environ if env is None else env)
+        hosts = [h.strip() for h in env.get("ROOMREEL_RTC_HOSTS", "127.0.0.1").split(",") if h.strip()]
+        return cls(hosts=hosts, timeout_unit=float(env.get("ROOMREEL_ROOM_TIMEOUT_UNIT", "60")))
+
+
+class Sfu:
+    def __init__(
+        self,
+        db: Database,
+        settings: SfuSettings | None = None,
+        dispatch: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings or SfuSettings()
+        self.dispatch = dispatch
+        self.rooms: dict[str, Room] = {}
+        self.room_openers: list[Callable[[Room], None]] = []  # e.g. the recorder attaching itself
+        # One writer thread keeps the database in event order (track-added before track-removed).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-db")
+        self._opening: dict[str, asyncio.Lock] = {}
+        rtc_adapter.install(self.settings.hosts)
+
+    async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    def _db_later(self, fn: Callable[..., Any], *args: Any) -> None:
+        future = self._writer.submit(fn, *args)
+        future.add_done_callback(
+            lambda f: f.exception() and log.error("room state write failed: %s", f.exception())
+        )
+
+    # -- admission ----------------------------------------------------------------------------
+    async def authenticate(self, token: str, room: str | None) -> AccessToken:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, lambda: verify(token, lambda ac, sk: room_state.key_secret(self.db, ac, sk), room)
+        )
+
+    async def open_room(self, account_sid: str, name: str) -> Room:
+        lock = self._opening.setdefault(f"{account_sid}/{name}", asyncio.Lock())
+        async with lock:
+            settings = await self._db(room_state.open_room, self.db, account_sid, name)
+            room = self.rooms.get(settings.sid)
+            if room is None or room.closed:
+                room = Room(settings, self)
+                self.rooms[settings.sid] = room
+                for opener in self.room_openers:
+                    opener(room)
+            return room
+
+    async def join(self, grant: AccessToken, send: Send) -> Participant:
+        if not grant.room:
+            raise SignalingError(53100, "Room name is required: in the token's video grant or ?room=")
+        try:
+            room = await self.open_room(grant.account_sid, grant.room)
+        except RoomUnavailable as exc:
+            raise SignalingError(exc.code, exc.message) from None
+        previous = room.by_identity(grant.identity)
+        if previous is not None:
+            await room.disconnect(
+                previous, DUPLICATE_IDENTITY, "Participant disconnected because of duplicate identity"
+            )
+        if len(room.participants) >= room.settings.max_participants:
+            raise SignalingError(ROOM_FULL, "Room contains too many Participants")
+        try:
+            sid, _ = await self._db(room_state.participant_connected, self.db, room.sid, grant.identity)
+        except RoomUnavailable as exc:
+            raise SignalingError(exc.code, exc.message) from None
+        participant = Participant(sid, grant.identity, room, send)
+        await send(
+            {
+                "type": "joined",
+                "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
+                "participant": {"sid": sid, "identity": grant.identity},
+                "participants": [p.describe() for p in room.participants.values()],
+            }
+        )
+        room.admit(participant)
+        limit = room.settings.max_participant_duration
+        asyncio.get_running_loop().call_later(limit, lambda: asyncio.ensure_future(self._expire(participant)))
+        return participant
+
+    async def _expire(self, participant: Participant) -> None:
+        if not participant.closed:
+            await participant.room.disconnect(
+                participant, PARTICIPANT_REMOVED, "MaxParticipantDuration reached"
+            )
+
+    async def participant_left(self, room: Room, participant: Participant) -> None:
+        await self._db(room_state.participant_disconnected, self.db, participant.sid)
+
+    # -- state in the database ------------------------------------------------------------------
+    def persist_track_added(self, track: PublishedTrack) -> None:
+        self._db_later(
+            room_state.track_added,
+            self.db,
+            track.publisher.sid,
+            track.sid,
+            track.name,
+            track.kind,
+            track.enabled,
+        )
+
+    def persist_track_removed(self, track: PublishedTrack) -> None:
+        self._db_later(room_state.track_removed, self.db, track.sid)
+
+    def persist_track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
+        self._db_later(room_state.track_enabled, self.db, track.sid, enabled)
+
+    # -- ending -----------------------------------------------------------------------------------
+    async def end_room(self, room_sid: str) -> list[tuple[str, int]]:
+        """Disconnect everyone, complete the room in the database, dispatch its hook compositions."""
+        room = self.rooms.pop(room_sid, None)
+        if room is not None:
+            await room.close()
+        created = await self._db(room_state.end_room, self.db, room_sid)
+        if self.dispatch is not None:
+            for sid, priority in created:
+                await asyncio.get_running_loop().run_in_executor(None, self.dispatch, sid, priority)
+        return created
+
+    async def remove_participant(self, room_sid: str, participant_sid: str) -> bool:
+        room = self.rooms.get(room_sid)
+        participant = room.participants.get(participant_sid) if room else None
+        if participant is None:
+            return False
+        await room.disconnect(
+            participant, PARTICIPANT_REMOVED, "Participant disconnected through the REST API"
+        )
+        return True
+
+    async def close(self) -> None:
+        for sid in list(self.rooms):
+            room = self.rooms.pop(sid)
+            await room.close(53000, "server shutting down")
+        self._writer.shutdown(wait=True)
+
+
+__all__ = ["AccessTokenError", "Sfu", "SfuSettings", "SignalingError"]
