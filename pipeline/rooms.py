@@ -8,7 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import callbacks
-from pipeline.db.models import Composition, CompositionHook, Participant, PublishedTrack, Room, utcnow
+from pipeline.db.models import (
+    Composition,
+    CompositionHook,
+    Participant,
+    PublishedTrack,
+    Recording,
+    Room,
+    utcnow,
+)
 from pipeline.sids import new_sid
 
 RULE_FILTERS = ("all", "publisher", "track", "kind")
@@ -159,3 +167,42 @@ def composition_event(session: Session, composition: Composition, event: str, **
             **params,
         },
     )
+
+
+def manifest_data(session: Session, room: Room) -> tuple[dict[str, Any], dict[str, str]]:
+    """The room manifest (room.json) of the room's completed recordings, and their storage keys."""
+    rows = session.scalars(
+        select(Recording).where(Recording.room_sid == room.sid, Recording.status == "completed")
+    ).all()
+    people = {
+        p.sid: p.identity
+        for p in session.scalars(select(Participant).where(Participant.room_sid == room.sid))
+    }
+    recordings = [
+        {
+            "sid": r.sid,
+            "track_sid": r.source_sid,
+            "track_name": r.track_name,
+            "kind": r.type,
+            "codec": r.codec,
+            "container_format": r.container_format,
+            "participant_sid": r.participant_sid,
+            "participant_identity": people.get(r.participant_sid or ""),
+            "start": r.start,
+            "end": r.end,
+            "offset": r.offset,
+            "media": f"{r.sid}.{r.container_format or 'mkv'}",
+            "width": r.width,
+            "height": r.height,
+            "events": r.events or [],
+        }
+        for r in rows
+    ]
+    data = {
+        "room_sid": room.sid,
+        "unique_name": room.unique_name,
+        "created_at": callbacks.iso(room.date_created),
+        "ended_at": callbacks.iso(room.end_time),
+        "recordings": recordings,
+    }
+    return data, {r.sid: r.media_key for r in rows if r.media_key}

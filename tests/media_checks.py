@@ -92,9 +92,16 @@ def beep_onsets(pcm: np.ndarray, rate: int, window: float = 0.0025) -> list[floa
     t = np.arange(n) / rate
     probe = np.exp(-2j * np.pi * BEEP_HZ * t)
     level = np.abs(blocks @ probe) / n
-    onsets, on = [], False
+    # A beep counts once it passes 0.1; it starts at the first window of that rise above 0.05
+    # (a beep that begins mid-window gives a partial level first). Silence below 0.05 re-arms.
+    onsets, armed, rise = [], True, None
     for i, value in enumerate(level):
-        if value > 0.1 and not on:
-            onsets.append(i * window)
-        on = value > 0.05
+        if value <= 0.05:
+            armed, rise = True, None
+            continue
+        if rise is None:
+            rise = i
+        if armed and value > 0.1:
+            onsets.append(rise * window)
+            armed = False
     return onsets

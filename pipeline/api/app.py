@@ -12,6 +12,8 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
+from pipeline.recording.recorder import Recorder
+from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
 from pipeline.storage import open_storage
 
@@ -49,6 +51,13 @@ def create_app(
     app.state.public_url = public_url
     app.state.dispatcher = dispatcher or DatabasePolling()
     app.state.sfu = Sfu(db, sfu_settings or SfuSettings.from_env(), dispatch=app.state.dispatcher.composition)
+    app.state.recorder = Recorder(db, storage, config.data_dir / "spool" / "recordings")
+    app.state.sfu.room_openers.append(app.state.recorder.attach)
+
+    async def recover() -> None:
+        await recover_after_restart(app)
+
+    app.router.on_startup.append(recover)
     app.state.dev_tokens = config.dev_tokens
     app.router.on_shutdown.append(app.state.sfu.close)
     app.add_exception_handler(ApiError, api_error_handler)

@@ -179,11 +179,28 @@ async def update_rules(request: Request, sid: str):
 
     def work(session):
         room = find_room(session, c.account.sid, sid)
+        check_rule_sids(session, room, rules)
         room.recording_rules = rules
         room.rules_updated = utcnow()
         return render.recording_rules(room)
 
-    return await in_session(c, work)
+    body = await in_session(c, work)
+    request.app.state.sfu.rules_changed(body["room_sid"], rules)  # live recordings start/stop now
+    return body
+
+
+def check_rule_sids(session: Session, room: Room, rules: list[dict]) -> None:
+    """A publisher or track named by SID must belong to the room (names may join later)."""
+    for i, rule in enumerate(rules):
+        publisher, track = rule.get("publisher"), rule.get("track")
+        if isinstance(publisher, str) and publisher.startswith("PA") and len(publisher) == 34:
+            found = session.get(Participant, publisher)
+            if found is None or found.room_sid != room.sid:
+                raise invalid(f"Rules[{i}].publisher", f"no participant {publisher} in room {room.sid}")
+        if isinstance(track, str) and track.startswith("MT") and len(track) == 34:
+            found = session.get(PublishedTrack, track)
+            if found is None or found.room_sid != room.sid:
+                raise invalid(f"Rules[{i}].track", f"no track {track} in room {room.sid}")
 
 
 # -- participants -----------------------------------------------------------------------

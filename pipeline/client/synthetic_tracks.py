@@ -4,6 +4,7 @@ same instants, both paced from one clock so the flash-to-beep offset is exactly 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from fractions import Fraction
 
@@ -24,6 +25,9 @@ class MediaClock:
         self.origin = time.time()
         self.flash_every = flash_every
         self.flash_first = flash_first
+
+    def elapsed(self) -> float:
+        return max(0.0, time.time() - self.origin)
 
     def flashing(self, t: float) -> bool:
         if t < self.flash_first or self.flash_every <= 0:
@@ -56,7 +60,8 @@ class ColourVideoTrack(MediaStreamTrack):
         super().__init__()
         self.clock = clock
         self.fps = fps
-        self._index = 0
+        # A camera started on a running clock captures from now on, not from the clock's origin.
+        self._index = math.ceil(clock.elapsed() * fps)
         plain = np.empty((size[1], size[0], 3), np.uint8)
         plain[:] = colour
         white = np.full_like(plain, 255)
@@ -81,7 +86,7 @@ class ToneAudioTrack(MediaStreamTrack):
         super().__init__()
         self.tone_hz = tone_hz
         self.clock = clock
-        self._sample = 0
+        self._sample = math.ceil(clock.elapsed() * SAMPLE_RATE / AUDIO_FRAME) * AUDIO_FRAME
 
     async def recv(self) -> av.AudioFrame:
         start = self._sample / SAMPLE_RATE

@@ -16,13 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import layouts
-from pipeline.callbacks import iso
 from pipeline.compose import ComposeError, render
 from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
 from pipeline.media.manifest import load_manifest
-from pipeline.rooms import composition_event
+from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
+from pipeline.storage.external import customer_storage_for
 
 LAYOUT_FAILED = 53501
 MEDIA_FAILED = 53502
@@ -78,39 +78,7 @@ def claim(db: Database, sid: str, worker_id: str) -> bool:
 def _room_data(db: Database, composition: Composition) -> tuple[dict, dict[str, str]]:
     """The room manifest of the room's available recordings, from the database, and their storage keys."""
     with db.session() as session:
-        room = session.get(Room, composition.room_sid)
-        rows = session.scalars(
-            select(Recording).where(
-                Recording.room_sid == composition.room_sid, Recording.status == "completed"
-            )
-        ).all()
-        recordings = [
-            {
-                "sid": r.sid,
-                "track_sid": r.source_sid,
-                "track_name": r.track_name,
-                "kind": r.type,
-                "codec": r.codec,
-                "container_format": r.container_format,
-                "participant_sid": r.participant_sid,
-                "start": r.start,
-                "end": r.end,
-                "offset": r.offset,
-                "media": f"{r.sid}.{r.container_format or 'mkv'}",
-                "width": r.width,
-                "height": r.height,
-                "events": r.events or [],
-            }
-            for r in rows
-        ]
-        data = {
-            "room_sid": room.sid,
-            "unique_name": room.unique_name,
-            "created_at": iso(room.date_created),
-            "ended_at": iso(room.end_time),
-            "recordings": recordings,
-        }
-        return data, {r.sid: r.media_key for r in rows if r.media_key}
+        return manifest_data(session, session.get(Room, composition.room_sid))
 
 
 def heartbeat(db: Database, sid: str, worker_id: str) -> bool:
@@ -312,16 +280,11 @@ def publish(
 
 def _destination(db: Database, composition: Composition, storage: Storage, key: str) -> tuple[Storage, str]:
     """roomreel's storage, or the customer's bucket when CompositionSettings say so."""
-    from pipeline.db.models import StorageSettings
-    from pipeline.storage.external import customer_storage
-
-    with db.session() as session:
-        settings = session.get(StorageSettings, (composition.account_sid, "composition"))
-        if settings is None or not settings.aws_storage_enabled or not settings.aws_s3_url:
-            return storage, key
-        url = settings.aws_s3_url
+    customer = customer_storage_for(db, composition.account_sid, "composition")
+    if customer is None:
+        return storage, key
     # Twilio's layout in the customer's bucket: {AccountSid}/{CompositionSid}.{format}
-    return customer_storage(url), f"{composition.account_sid}/{composition.sid}.{composition.format}"
+    return customer, f"{composition.account_sid}/{composition.sid}.{composition.format}"
 
 
 def _progress(db: Database, sid: str):

@@ -27,6 +27,8 @@ class RoomObserver(Protocol):
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None: ...
 
+    def rules_changed(self, rules: list[dict[str, Any]]) -> None: ...
+
     async def room_closed(self) -> None: ...
 
 
@@ -124,6 +126,9 @@ class Room:
         )
         self.sfu.persist_track_enabled(track, enabled)
         self._notify(lambda o: o.track_enabled(track, enabled))
+
+    def rules_changed(self, rules: list[dict[str, Any]]) -> None:
+        self._notify(lambda o: o.rules_changed(rules))
 
     def relay_data(self, track: PublishedTrack, message: str | bytes) -> None:
         for other in self.participants.values():

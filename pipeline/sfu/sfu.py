@@ -156,6 +156,11 @@ class Sfu:
                 await asyncio.get_running_loop().run_in_executor(None, self.dispatch, sid, priority)
         return created
 
+    def rules_changed(self, room_sid: str, rules: list[dict[str, Any]]) -> None:
+        room = self.rooms.get(room_sid)
+        if room is not None:
+            room.rules_changed(rules)
+
     async def remove_participant(self, room_sid: str, participant_sid: str) -> bool:
         room = self.rooms.get(room_sid)
         participant = room.participants.get(participant_sid) if room else None

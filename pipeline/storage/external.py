@@ -44,3 +44,15 @@ def object_at(location: str) -> tuple[S3Storage, str]:
     """The storage and key of an object from its `media_external_location`."""
     bucket, key, endpoint = _split(location)
     return _storage(bucket, "", endpoint), key
+
+
+def customer_storage_for(db, account_sid: str, kind: str) -> S3Storage | None:
+    """The bucket RecordingSettings (kind "recording") or CompositionSettings ("composition") name, if on."""
+    from pipeline.db.models import StorageSettings
+
+    with db.session() as session:
+        settings = session.get(StorageSettings, (account_sid, kind))
+        if settings is None or not settings.aws_storage_enabled or not settings.aws_s3_url:
+            return None
+        url = settings.aws_s3_url
+    return customer_storage(url)

@@ -1,0 +1,116 @@
+"""The packet journal: an append-only file of encoded frames, flushed to disk every half second.
+
+A recorder killed at any instant leaves a journal whose every complete record is usable; a torn
+last record is ignored. Turning a journal into Matroska (finalize.py) is the only path to a file,
+for a clean stop and a crash alike, so crash recovery is exercised by every recording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAGIC = b"RRJ1"
+RECORD = struct.Struct("<IqdB")  # data length, pts (clock units), arrival (wall seconds), flags
+KEYFRAME = 1
+FLUSH_EVERY = 0.5  # seconds; the crash-loss bound is this plus the OS write-back, at most 1 s
+
+
+@dataclass(frozen=True)
+class JournalFrame:
+    pts: int
+    arrival: float
+    keyframe: bool
+    data: bytes
+
+
+class JournalWriter:
+    """Writes from its own thread, so the event loop never waits on the disk."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        head = json.dumps(header).encode()
+        self._file = open(path, "wb")  # noqa: SIM115  (closed by the writer thread)
+        self._file.write(MAGIC + struct.pack("<I", len(head)) + head)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._queue: queue.Queue[tuple[int, float, bool, bytes] | None] = queue.Queue()
+        self.bytes = 0
+        self._thread = threading.Thread(target=self._run, name=f"journal-{path.stem}", daemon=True)
+        self._thread.start()
+
+    def append(self, pts: int, arrival: float, keyframe: bool, data: bytes) -> None:
+        self.bytes += len(data)
+        self._queue.put((pts, arrival, keyframe, data))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        pending = 0
+        while True:
+            try:
+                item = self._queue.get(timeout=FLUSH_EVERY)
+            except queue.Empty:
+                item = ...
+            if item is None or item is ...:
+                if pending:
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+                    pending = 0
+                if item is None:
+                    self._file.close()
+                    return
+                continue
+            pts, arrival, keyframe, data = item
+            self._file.write(RECORD.pack(len(data), pts, arrival, KEYFRAME if keyframe else 0) + data)
+            pending += 1
+            if pending >= 25 or self._queue.empty():
+                # Small batches reach the disk at once; bulk ones at least every FLUSH_EVERY.
+                self._file.flush()
+                if pending >= 25:
+                    os.fsync(self._file.fileno())
+                    pending = 0
+
+
+class JournalError(ValueError):
+    pass
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        return _header(f)
+
+
+def _header(f) -> dict[str, Any]:
+    if f.read(4) != MAGIC:
+        raise JournalError(f"{Path(f.name).name} is not a roomreel packet journal")
+    (size,) = struct.unpack("<I", f.read(4))
+    try:
+        return json.loads(f.read(size))
+    except ValueError as exc:
+        raise JournalError(f"{Path(f.name).name} has a damaged header: {exc}") from None
+
+
+def read_frames(path: Path) -> Iterator[JournalFrame]:
+    """Every complete record; stops quietly at a torn tail (the crash case)."""
+    with open(path, "rb") as f:
+        _header(f)
+        while True:
+            head = f.read(RECORD.size)
+            if len(head) < RECORD.size:
+                return
+            size, pts, arrival, flags = RECORD.unpack(head)
+            data = f.read(size)
+            if len(data) < size:
+                return
+            yield JournalFrame(pts, arrival, bool(flags & KEYFRAME), data)

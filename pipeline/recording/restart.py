@@ -1,0 +1,43 @@
+"""What a restarted server does about the rooms the previous process was running.
+
+Its recordings are finished from their journals (up to the last flush before the crash), its
+stale participants are marked disconnected, and rooms that had media end, so hooks still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from pipeline.db.models import Participant, Recording, Room
+
+log = logging.getLogger("roomreel.recording")
+
+
+def interrupted_rooms(db) -> list[str]:
+    """In-progress rooms that had people or recordings when the previous process stopped."""
+    with db.session() as session:
+        busy = set(
+            session.scalars(select(Participant.room_sid).where(Participant.status == "connected").distinct())
+        ) | set(
+            session.scalars(select(Recording.room_sid).where(Recording.status == "processing").distinct())
+        )
+        return [
+            sid
+            for sid in session.scalars(select(Room.sid).where(Room.status == "in-progress"))
+            if sid in busy
+        ]
+
+
+async def recover_after_restart(app) -> None:
+    sfu, recorder = app.state.sfu, app.state.recorder
+    rooms = await asyncio.to_thread(interrupted_rooms, sfu.db)
+    outcomes = await asyncio.to_thread(recorder.recover)
+    if outcomes:
+        log.warning("finished %d recordings left by the previous process: %s", len(outcomes), outcomes)
+    for room_sid in rooms:
+        if room_sid not in sfu.rooms:
+            await asyncio.to_thread(recorder.write_manifest, room_sid)
+            await sfu.end_room(room_sid)
