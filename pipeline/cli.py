@@ -96,9 +96,12 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import run
+    from pipeline.demo import DemoError, run
 
-    print(run())
+    try:
+        print(run())
+    except DemoError as exc:
+        raise UserError(f"demo failed: {exc}") from None
     return 0
 
 
