@@ -109,6 +109,27 @@ def deliver_callback(delivery_id: int) -> None:
         )
 
 
+@dramatiq.actor(queue_name="recordings", max_retries=3, min_backoff=5000)
+def finalize_recording(recording_sid: str) -> None:
+    """Finish a `processing` recording from its journal (on the host whose spool holds it).
+
+    The SFU's own process does this at start-up after a crash; this actor lets an operator or a
+    worker on that host do it without a restart. Idempotent: a finished recording is left alone.
+    """
+    from pipeline.db.models import Recording
+    from pipeline.recording.recorder import Recorder
+
+    ctx = context()
+    with ctx.db.session() as session:
+        row = session.get(Recording, recording_sid)
+        if row is None or row.status != "processing":
+            return
+        room_sid = row.room_sid
+        created = session.get(Room, room_sid).date_created.timestamp()
+    recorder = Recorder(ctx.db, ctx.storage, ctx.settings.data_dir / "spool" / "recordings")
+    recorder.finish(recording_sid, room_sid, created)
+
+
 @dramatiq.actor(queue_name="rooms", max_retries=3)
 def run_hooks(room_sid: str) -> None:
     ctx = context()

@@ -10,7 +10,7 @@ from twilio.jwt.access_token.grants import VideoGrant
 
 from pipeline.sfu.access_token import AccessTokenError, mint, verify
 
-AC, SK, SECRET = "AC" + "a" * 32, "SK" + "b" * 32, "s3cret"
+AC, SK, SECRET = "AC" + "a" * 32, "SK" + "b" * 32, "s3cret-long-enough-for-hs256-keys!"
 
 
 def secrets(account: str, key: str) -> str | None:
