@@ -131,7 +131,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="roomreel-bench-rec-"))
-    clip = encode_clip(work / "clip720.webm")
+    # Longer than a whole measurement: MediaPlayer's loop does not restart a packet stream.
+    clip = encode_clip(work / "clip720.webm", seconds=int(WARMUP + args.seconds + 4))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ROOMREEL_DATA_DIR": str(work / "data"), "ROOMREEL_PUBLIC_URL": base}
