@@ -189,6 +189,43 @@ def _dev_token(identity: str, room: str | None, ttl: int) -> str:
     return mint(account.sid, key.sid, key.secret, identity, room, ttl)
 
 
+def cmd_recorder(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from pipeline.accounts import ensure_account
+    from pipeline.api.app import storage_secret
+    from pipeline.api.signal import dev_key
+    from pipeline.client import RoomClientError
+    from pipeline.recording.remote_recorder import RemoteRecorder
+    from pipeline.sfu.access_token import mint
+    from pipeline.storage import open_storage
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    key = dev_key(db, account.sid)
+    token = mint(account.sid, key.sid, key.secret, "roomreel-recorder", args.room, 86400, recorder=True)
+    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    recorder = RemoteRecorder(args.url, token, db, storage, settings.data_dir / "spool" / "recordings")
+
+    async def run() -> dict[str, str]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await recorder.run(stop)
+
+    try:
+        finished = asyncio.run(run())
+    except RoomClientError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot reach {args.url}: {exc}") from None
+    for sid, outcome in sorted(finished.items()):
+        print(f"{sid} {outcome}")
+    return 0 if all(o == "completed" for o in finished.values()) else 1
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     print(_dev_token(args.identity, args.room, args.ttl))
     return 0
@@ -344,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--room")
     token.add_argument("--ttl", type=int, default=3600)
     token.set_defaults(func=cmd_token)
+
+    recorder = sub.add_parser(
+        "recorder", help="record a room from a separate process (with ROOMREEL_RECORDER=external on serve)"
+    )
+    recorder.add_argument("--room", required=True, help="room name or RM SID")
+    recorder.add_argument("--url", default="http://127.0.0.1:8080", help="the roomreel server")
+    recorder.set_defaults(func=cmd_recorder)
 
     bot = sub.add_parser("bot", help="join a room as a synthetic participant")
     bot.add_argument("--url", default="http://127.0.0.1:8080", help="the roomreel server")

@@ -20,6 +20,9 @@ class Settings:
     secret_key: str | None
     # Serves /dev/token to anyone: for the demo and the browser page on a developer's machine.
     dev_tokens: bool = False
+    # Where the recording participant runs: "inprocess" (with the SFU, the default) or "external"
+    # (`roomreel recorder --room NAME` processes join over WebRTC).
+    recorder: str = "inprocess"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -35,4 +38,5 @@ class Settings:
             auth_token=env.get("ROOMREEL_AUTH_TOKEN") or None,
             secret_key=env.get("ROOMREEL_SECRET_KEY") or None,
             dev_tokens=env.get("ROOMREEL_DEV_TOKENS", "").lower() in ("1", "true", "yes"),
+            recorder=env.get("ROOMREEL_RECORDER", "inprocess"),
         )

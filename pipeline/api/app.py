@@ -52,7 +52,8 @@ def create_app(
     app.state.dispatcher = dispatcher or DatabasePolling()
     app.state.sfu = Sfu(db, sfu_settings or SfuSettings.from_env(), dispatch=app.state.dispatcher.composition)
     app.state.recorder = Recorder(db, storage, config.data_dir / "spool" / "recordings")
-    app.state.sfu.room_openers.append(app.state.recorder.attach)
+    if config.recorder == "inprocess":
+        app.state.sfu.room_openers.append(app.state.recorder.attach)
 
     async def recover() -> None:
         await recover_after_restart(app)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -19,6 +20,18 @@ from pipeline.sfu import rtc_adapter
 from pipeline.sfu.frame_assembler import EncodedFrame
 
 log = logging.getLogger("roomreel.client")
+
+
+def _local_hosts(url: str) -> list[str] | None:
+    """Addresses to gather ICE candidates on: ROOMREEL_RTC_HOSTS, or loopback for a loopback server
+    (so nothing is sent to this machine's other addresses), or aioice's choice."""
+    configured = os.environ.get("ROOMREEL_RTC_HOSTS")
+    if configured:
+        return [h.strip() for h in configured.split(",") if h.strip()]
+    host = urlparse(url).hostname or ""
+    if host == "localhost" or (host.replace(".", "").isdigit() and host.startswith("127.")) or host == "::1":
+        return ["::1" if host == "::1" else "127.0.0.1"]
+    return None
 
 
 class RoomClientError(Exception):
@@ -80,6 +93,7 @@ class _Counter:
 
 class RoomClient:
     def __init__(self, url: str, token: str, room: str | None = None, decode: bool = True) -> None:
+        """`decode=False` receives encoded frames only (`on_encoded_frame`): bots, benchmarks, recorders."""
         # The server's base URL; http(s) becomes ws(s) for signaling.
         self.url = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.token = token
@@ -96,10 +110,15 @@ class RoomClient:
         self.disconnected: dict[str, Any] | None = None
         self.decode_errors = 0
         self.on_encoded_frame: Callable[[str, EncodedFrame], None] | None = None
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task | None = None
         self._publisher = RTCPeerConnection(rtc_adapter.rtc_configuration())
-        self._subscriber = RTCPeerConnection(rtc_adapter.rtc_configuration())
+        # Answering with max-bundle: aiortc's balanced answerer put a second audio m-line of one
+        # offer on a transport of its own, and its packets reached the first audio receiver.
+        self._subscriber = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self._slots: dict[str, str | None] = {}  # mid -> track SID
         self._consumers: list[asyncio.Task] = []
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future]] = []
@@ -110,7 +129,7 @@ class RoomClient:
 
     # -- connection -------------------------------------------------------------------------
     async def connect(self, timeout: float = 15.0) -> RoomClient:
-        rtc_adapter.install()
+        rtc_adapter.install(_local_hosts(self.url))
         query = {"token": self.token, **({"room": self.room_name} if self.room_name else {})}
         self._ws = await connect(f"{self.url}/v1/signal?{urlencode(query)}", max_size=2**24)
         waiter = self._expect(lambda m: m.get("type") in ("joined", "error"))
@@ -133,6 +152,8 @@ class RoomClient:
                 message = json.loads(text)
                 self.messages.append(message)
                 await self._dispatch(message)
+                if self.on_message is not None:
+                    self.on_message(message)
                 for predicate, future in list(self._waiters):
                     if not future.done() and predicate(message):
                         future.set_result(message)

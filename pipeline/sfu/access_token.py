@@ -35,6 +35,8 @@ class AccessToken:
     identity: str
     room: str | None
     expires: int
+    # roomreel's own grant (`grants.video.recorder`): a hidden participant that only receives.
+    recorder: bool = False
 
 
 def _b64(data: bytes) -> str:
@@ -53,10 +55,13 @@ def mint(
     room: str | None = None,
     ttl: int = 3600,
     now: float | None = None,
+    recorder: bool = False,
 ) -> str:
     """The same token `twilio.jwt.access_token.AccessToken` with a `VideoGrant` produces."""
     issued = int(now if now is not None else time.time())
-    video = {"room": room} if room else {}
+    video: dict = {"room": room} if room else {}
+    if recorder:
+        video["recorder"] = True
     header = {"typ": "JWT", "alg": "HS256", "cty": "twilio-fpa;v=1"}
     payload = {
         "jti": f"{key_sid}-{issued}",
@@ -121,4 +126,5 @@ def verify(
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: video.room must be a string")
     if granted and room and granted != room:
         raise AccessTokenError(ROOM_MISMATCH, f"Access Token grants room {granted!r}, not {room!r}")
-    return AccessToken(account_sid, key_sid, identity, granted or room, int(exp))
+    recorder = isinstance(video, dict) and video.get("recorder") is True
+    return AccessToken(account_sid, key_sid, identity, granted or room, int(exp), recorder)

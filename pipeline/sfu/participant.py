@@ -8,7 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import new_sid
@@ -31,17 +38,24 @@ class SignalingError(SfuError):
 
 
 class Participant:
-    def __init__(self, sid: str, identity: str, room: Room, send: Send) -> None:
+    def __init__(self, sid: str, identity: str, room: Room, send: Send, hidden: bool = False) -> None:
         self.sid = sid
         self.identity = identity
+        # A separate-process recorder: receives everything, publishes nothing, is seen by no one.
+        self.hidden = hidden
         self.room = room
         self.send = send
         self.tracks: dict[str, PublishedTrack] = {}  # by name, published ones only
         self.publisher = RTCPeerConnection(rtc_adapter.rtc_configuration())
-        self.subscriber = RTCPeerConnection(rtc_adapter.rtc_configuration())
+        # Max-bundle: with aiortc's balanced bundling, a second m-line of one kind in the same
+        # offer got a transport of its own that never connected (a late joiner lost a microphone).
+        self.subscriber = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.slots: list[Subscription] = []
         self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
         self.closed = False
+        self.ended = asyncio.Event()  # set when the SFU is done with this participant
         self._pending_mids: dict[str, dict[str, Any]] = {}
         self._data_in: dict[str, RTCDataChannel] = {}  # label -> channel on the publisher PC
         self._negotiate = asyncio.Event()
@@ -62,6 +76,8 @@ class Participant:
     # -- publishing -------------------------------------------------------------------------
     async def publish(self, sdp: str | None, tracks: list[dict[str, Any]]) -> None:
         """Handle the client's `publish`: an offer (optional when reusing transceivers) and names."""
+        if self.hidden:
+            raise SignalingError(53400, "publish: a recorder only receives")
         wanted: dict[str, dict[str, Any]] = {}
         for item in tracks:
             if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
@@ -82,6 +98,12 @@ class Participant:
         answer = None
         if sdp is not None:
             await self.publisher.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        # Every named mid must exist before anything is answered or published: all or nothing.
+        mids = {t.mid for t in self.publisher.getTransceivers()}
+        for item in wanted.values():
+            if item["kind"] != "data" and item["mid"] not in mids:
+                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
+        if sdp is not None:
             for transceiver in self.publisher.getTransceivers():
                 if transceiver.mid in self._pending_mids:
                     try:
@@ -155,6 +177,9 @@ class Participant:
     # -- subscribing ---------------------------------------------------------------------------
     def subscribe(self, track: PublishedTrack) -> None:
         if track.kind == "data":
+            if not self.subscriber.getTransceivers():
+                # aiortc: with max-bundle, an offer whose first m-line is data never connects.
+                self.subscriber.addTransceiver("audio", direction="inactive")
             channel = self.subscriber.createDataChannel(track.sid)
             self.data_out[track.sid] = channel
             self._negotiate.set()
@@ -268,6 +293,7 @@ class Participant:
         if self.closed:
             return
         self.closed = True
+        self.ended.set()
         self._negotiator.cancel()
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()

@@ -52,6 +52,9 @@ class Room:
         """Seconds since the room was created: the timeline recordings and compositions share."""
         return (wall if wall is not None else time.time()) - self.created
 
+    def visible(self) -> list[Participant]:
+        return [p for p in self.participants.values() if not p.hidden]
+
     def tracks(self) -> list[PublishedTrack]:
         return [t for p in self.participants.values() for t in p.tracks.values()]
 
@@ -60,7 +63,10 @@ class Room:
         self.participants[participant.sid] = participant
         self._ever_joined = True
         self._cancel_timeout()
-        self.broadcast({"type": "participant_connected", "participant": participant.describe()}, participant)
+        if not participant.hidden:
+            self.broadcast(
+                {"type": "participant_connected", "participant": participant.describe()}, participant
+            )
         for track in self.tracks():
             if track.publisher is not participant:
                 participant.subscribe(track)
@@ -159,7 +165,7 @@ class Room:
             self._timer = None
 
     def _timed_out(self) -> None:
-        if not self.participants and not self.closed:
+        if not self.visible() and not self.closed:
             asyncio.ensure_future(self.sfu.end_room(self.sid))
 
     async def close(self, code: int = 53118, reason: str = "Room completed") -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pipeline import callbacks
 from pipeline.db import Database
-from pipeline.db.models import ApiKey, Composition, Participant, PublishedTrack, Room, utcnow
+from pipeline.db.models import ApiKey, Composition, Participant, PublishedTrack, Recording, Room, utcnow
 from pipeline.rooms import complete_room, disconnect_participant
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import is_sid, new_sid
@@ -194,3 +194,12 @@ def end_room(db: Database, room_sid: str) -> list[tuple[str, int]]:
             return []
         created: list[Composition] = complete_room(session, room)
         return [(c.sid, c.priority) for c in created]
+
+
+def recordings_in_progress(db: Database, room_sid: str) -> int:
+    with db.session() as session:
+        return len(
+            session.scalars(
+                select(Recording.sid).where(Recording.room_sid == room_sid, Recording.status == "processing")
+            ).all()
+        )

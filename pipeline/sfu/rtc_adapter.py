@@ -8,6 +8,7 @@ test_rtc_adapter.py` pins each of these behaviours.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ _installed = False
 _hosts: list[str] | None = None
 _original_host_addresses = aioice.ice.get_host_addresses
 _original_send_keyframe = RTCRtpSender._send_keyframe
+_original_request_received = aioice.ice.Connection.request_received
 
 
 def _send_keyframe(self: RTCRtpSender) -> None:
@@ -41,6 +43,19 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     return [h for h in _hosts if (":" in h and use_ipv6) or (":" not in h and use_ipv4)]
 
 
+def _loopback_only() -> bool:
+    return bool(_hosts) and all(ipaddress.ip_address(h).is_loopback for h in _hosts)
+
+
+def _request_received(self, message, addr, protocol) -> None:
+    # A browser also probes our loopback candidate from its other interfaces' sockets; answering
+    # (and checking back) would send STUN to those addresses. Announcing only loopback, we
+    # ignore checks from anywhere else.
+    if _loopback_only() and not ipaddress.ip_address(addr[0]).is_loopback:
+        return
+    _original_request_received(self, message, addr, protocol)
+
+
 def install(hosts: Sequence[str] | None = None) -> None:
     """Patch aiortc once per process; `hosts` are the only addresses ICE binds and announces.
 
@@ -52,6 +67,7 @@ def install(hosts: Sequence[str] | None = None) -> None:
     if not _installed:
         RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
         aioice.ice.get_host_addresses = _host_addresses
+        aioice.ice.Connection.request_received = _request_received
         _installed = True
 
 

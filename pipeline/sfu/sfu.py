@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.db import Database
+from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
 from .access_token import AccessToken, AccessTokenError, verify
@@ -92,24 +93,27 @@ class Sfu:
             room = await self.open_room(grant.account_sid, grant.room)
         except RoomUnavailable as exc:
             raise SignalingError(exc.code, exc.message) from None
-        previous = room.by_identity(grant.identity)
-        if previous is not None:
-            await room.disconnect(
-                previous, DUPLICATE_IDENTITY, "Participant disconnected because of duplicate identity"
-            )
-        if len(room.participants) >= room.settings.max_participants:
-            raise SignalingError(ROOM_FULL, "Room contains too many Participants")
-        try:
-            sid, _ = await self._db(room_state.participant_connected, self.db, room.sid, grant.identity)
-        except RoomUnavailable as exc:
-            raise SignalingError(exc.code, exc.message) from None
-        participant = Participant(sid, grant.identity, room, send)
+        if grant.recorder:
+            participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
+        else:
+            previous = room.by_identity(grant.identity)
+            if previous is not None:
+                await room.disconnect(
+                    previous, DUPLICATE_IDENTITY, "Participant disconnected because of duplicate identity"
+                )
+            if len(room.visible()) >= room.settings.max_participants:
+                raise SignalingError(ROOM_FULL, "Room contains too many Participants")
+            try:
+                sid, _ = await self._db(room_state.participant_connected, self.db, room.sid, grant.identity)
+            except RoomUnavailable as exc:
+                raise SignalingError(exc.code, exc.message) from None
+            participant = Participant(sid, grant.identity, room, send)
         await send(
             {
                 "type": "joined",
                 "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
-                "participant": {"sid": sid, "identity": grant.identity},
-                "participants": [p.describe() for p in room.participants.values()],
+                "participant": {"sid": participant.sid, "identity": grant.identity},
+                "participants": [p.describe() for p in room.visible()],
             }
         )
         room.admit(participant)
@@ -150,6 +154,7 @@ class Sfu:
         room = self.rooms.pop(room_sid, None)
         if room is not None:
             await room.close()
+        await self._recordings_finished(room_sid)
         created = await self._db(room_state.end_room, self.db, room_sid)
         if self.dispatch is not None:
             for sid, priority in created:
@@ -160,6 +165,16 @@ class Sfu:
         room = self.rooms.get(room_sid)
         if room is not None:
             room.rules_changed(rules)
+
+    async def _recordings_finished(self, room_sid: str, timeout: float = 120.0) -> None:
+        """Hooks compose what was recorded: wait (bounded) for a separate recorder's last uploads."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if not await self._db(room_state.recordings_in_progress, self.db, room_sid):
+                return
+            await asyncio.sleep(0.25)
+        log.warning("room %s ends with recordings still processing", room_sid)
 
     async def remove_participant(self, room_sid: str, participant_sid: str) -> bool:
         room = self.rooms.get(room_sid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,9 +36,17 @@ async def session(
         await send({"type": "error", "code": exc.code, "message": exc.message})
         await close(CLOSE_ERROR, exc.message[:120])
         return
+    ended = asyncio.ensure_future(participant.ended.wait())
     try:
         while not participant.closed:
-            message = await receive()
+            # Also stop when the SFU ends the participant (replaced, removed, room completed),
+            # so the socket closes then and not at the client's next message.
+            incoming = asyncio.ensure_future(receive())
+            await asyncio.wait({incoming, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if not incoming.done():
+                incoming.cancel()
+                break
+            message = incoming.result()
             if message is None:
                 break
             try:
@@ -48,6 +57,7 @@ async def session(
             if done:
                 break
     finally:
+        ended.cancel()
         await participant.room.disconnect(participant)
         await close(1000, "bye")
 

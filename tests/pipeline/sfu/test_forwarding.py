@@ -149,3 +149,25 @@ def test_data_tracks_are_relayed(live):
 
     messages = asyncio.run(scenario())
     assert messages[0].startswith("hello")
+
+
+def test_a_late_joiner_receives_every_track_of_every_publisher(live):
+    """Two tracks of one kind in one offer (aiortc needed max-bundle on both sides for this)."""
+
+    async def scenario():
+        alice, bob = await join(live, "alice", "late-many"), await join(live, "bob", "late-many")
+        await publish_av(alice, RED)
+        await publish_av(bob, GREEN)
+        await asyncio.sleep(0.5)
+        carol = await join(live, "carol", "late-many", decode=False)
+        await carol.wait_until(lambda: len([t for t in carol.remote.values() if t.frames > 20]) == 4, 10)
+        counts = {(t.identity, t.kind): t.frames for t in carol.remote.values()}
+        await leave_all(alice, bob, carol)
+        return counts
+
+    counts = asyncio.run(scenario())
+    assert len(counts) == 4 and all(n > 20 for n in counts.values())
+    # Each audio stream reached its own receiver (not both the first one).
+    assert max(counts[("alice", "audio")], counts[("bob", "audio")]) < 2.5 * min(
+        counts[("alice", "audio")], counts[("bob", "audio")]
+    )
