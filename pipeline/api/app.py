@@ -17,7 +17,7 @@ from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
 from pipeline.storage import open_storage
 
-from . import compositions, hooks, media, openapi, pages, recordings, rooms, settings, signal
+from . import compositions, dashboard, hooks, media, openapi, pages, recordings, rooms, settings, signal
 from .context import Services
 from .errors import (
     ApiError,
@@ -65,7 +65,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
-    for module in (rooms, recordings, compositions, hooks, settings, media, signal, pages):
+    for module in (rooms, recordings, compositions, hooks, settings, media, signal, pages, dashboard):
         app.include_router(module.router)
     openapi.install_security(app)
     return app
