@@ -132,7 +132,15 @@ class Participant:
             codec, clock_rate = rtc_adapter.negotiated_codec(transceiver)
             track = PublishedTrack(new_sid("MT"), name, kind, self, codec, clock_rate, enabled)
             track.receiver = transceiver.receiver
-            rtc_adapter.forward_encoded(transceiver.receiver, kind, codec, track)
+            if kind == "video":
+                track.max_bitrate = self.room.sfu.settings.max_video_bitrate or None
+            rtc_adapter.forward_encoded(
+                transceiver.receiver,
+                kind,
+                codec,
+                track,
+                bitrate_cap=track.bitrate_cap if kind == "video" else None,
+            )
         self.tracks[name] = track
         channel = self._data_in.get(name)
         if channel is not None:

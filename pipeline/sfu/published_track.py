@@ -53,6 +53,9 @@ class PublishedTrack:
         self._last_request = 0.0
         self._pending_request: asyncio.TimerHandle | None = None
         self.on_data: Callable[[str | bytes], None] | None = None
+        self.max_bitrate: int | None = None  # the room's cap for video, if set
+        self._rates: dict[TrackSink, int] = {}  # each subscriber's last REMB
+        self._announced: int | None = None
 
     # -- from the publisher (FrameSink for the assembler) ---------------------------------
     def on_frame(self, frame: EncodedFrame) -> None:
@@ -77,6 +80,24 @@ class PublishedTrack:
 
     def detach(self, sink: TrackSink) -> None:
         self.sinks.discard(sink)
+        self._rates.pop(sink, None)
+
+    # -- bandwidth ----------------------------------------------------------------------------
+    def bitrate_cap(self) -> int | None:
+        """The weakest subscriber's estimate or the room's cap, whichever is lower."""
+        limits = list(self._rates.values()) + ([self.max_bitrate] if self.max_bitrate else [])
+        return min(limits) if limits else None
+
+    def report_rate(self, sink: TrackSink, bitrate: int) -> None:
+        """A subscriber's REMB; a cap that moved by over 10 % is sent upstream at once."""
+        if sink in self.sinks:
+            self._rates[sink] = bitrate
+        cap = self.bitrate_cap()
+        if cap is None or self.receiver is None:
+            return
+        if self._announced is None or abs(cap - self._announced) > 0.1 * self._announced:
+            self._announced = cap
+            rtc_adapter.send_remb(self.receiver, cap, self._ssrc or self._receiver_ssrc())
 
     def set_enabled(self, enabled: bool) -> None:
         if enabled and not self.enabled:

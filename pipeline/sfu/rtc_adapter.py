@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
 from .frame_assembler import FrameAssembler, FrameSink
 
@@ -24,6 +25,7 @@ _installed = False
 _hosts: list[str] | None = None
 _original_host_addresses = aioice.ice.get_host_addresses
 _original_send_keyframe = RTCRtpSender._send_keyframe
+_original_sender_rtcp = RTCRtpSender._handle_rtcp_packet
 _original_request_received = aioice.ice.Connection.request_received
 
 
@@ -35,6 +37,22 @@ def _send_keyframe(self: RTCRtpSender) -> None:
         request()
     else:
         _original_send_keyframe(self)
+
+
+async def _sender_rtcp(self: RTCRtpSender, packet) -> None:
+    # A subscriber's REMB (its receive estimate) goes to the forwarded track, which caps the
+    # publisher at the weakest subscriber's rate.
+    if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+        track = getattr(self, "_RTCRtpSender__track", None)
+        report = getattr(track, "on_remb", None)
+        if report is not None:
+            try:
+                bitrate, _ = unpack_remb_fci(packet.fci)
+            except ValueError:
+                bitrate = None
+            if bitrate:
+                report(bitrate)
+    await _original_sender_rtcp(self, packet)
 
 
 def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -66,6 +84,7 @@ def install(hosts: Sequence[str] | None = None) -> None:
         _hosts = list(hosts)
     if not _installed:
         RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
+        RTCRtpSender._handle_rtcp_packet = _sender_rtcp  # type: ignore[method-assign]
         aioice.ice.get_host_addresses = _host_addresses
         aioice.ice.Connection.request_received = _request_received
         _installed = True
@@ -76,11 +95,47 @@ def rtc_configuration() -> RTCConfiguration:
     return RTCConfiguration(iceServers=[])
 
 
-def forward_encoded(receiver: RTCRtpReceiver, kind: str, codec_name: str, sink: FrameSink) -> FrameAssembler:
-    """Make `receiver` hand complete encoded frames to `sink` instead of decoding them."""
+def forward_encoded(
+    receiver: RTCRtpReceiver,
+    kind: str,
+    codec_name: str,
+    sink: FrameSink,
+    bitrate_cap: Callable[[], int | None] | None = None,
+) -> FrameAssembler:
+    """Make `receiver` hand complete encoded frames to `sink` instead of decoding them.
+
+    With `bitrate_cap`, the REMB this receiver sends its publisher never exceeds the cap.
+    """
     assembler = FrameAssembler(kind, codec_name, sink)
     receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
+    if bitrate_cap is not None:
+        send = receiver._send_rtcp  # type: ignore[attr-defined]
+
+        async def capped(packet) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                cap = bitrate_cap()
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    cap = None
+                if cap is not None and bitrate > cap:
+                    packet.fci = pack_remb_fci(cap, ssrcs)
+            await send(packet)
+
+        receiver._send_rtcp = capped  # type: ignore[attr-defined]
     return assembler
+
+
+def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:
+    """Tell the publisher on `receiver` to send at most `bitrate` (REMB)."""
+    rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+    if rtcp_ssrc is None or not media_ssrc:
+        return
+    packet = RtcpPsfbPacket(
+        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, [media_ssrc])
+    )
+    task = asyncio.ensure_future(receiver._send_rtcp(packet))  # type: ignore[attr-defined]
+    task.add_done_callback(_log_failure)
 
 
 def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

@@ -33,12 +33,18 @@ class SfuSettings:
     hosts: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     # Seconds in one "minute" of EmptyRoomTimeout/UnusedRoomTimeout; tests shrink it.
     timeout_unit: float = 60.0
+    # A room-wide cap on each published video track, in bits/s (ROOMREEL_MAX_VIDEO_BITRATE); 0 is none.
+    max_video_bitrate: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
         env = dict(os.environ if env is None else env)
         hosts = [h.strip() for h in env.get("ROOMREEL_RTC_HOSTS", "127.0.0.1").split(",") if h.strip()]
-        return cls(hosts=hosts, timeout_unit=float(env.get("ROOMREEL_ROOM_TIMEOUT_UNIT", "60")))
+        return cls(
+            hosts=hosts,
+            timeout_unit=float(env.get("ROOMREEL_ROOM_TIMEOUT_UNIT", "60")),
+            max_video_bitrate=int(env.get("ROOMREEL_MAX_VIDEO_BITRATE", "0")),
+        )
 
 
 class Sfu:

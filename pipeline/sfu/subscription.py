@@ -68,6 +68,11 @@ class Subscription(MediaStreamTrack):
     def resync(self) -> None:
         self._waiting_keyframe = self.kind == "video"
 
+    def on_remb(self, bitrate: int) -> None:
+        """Called by the patched sender with this subscriber's receive estimate."""
+        if self.source is not None:
+            self.source.report_rate(self, bitrate)
+
     def request_keyframe(self) -> None:
         """Called by the patched sender when this subscriber sends a PLI or FIR."""
         if self.source is not None:
