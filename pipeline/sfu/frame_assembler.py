@@ -116,6 +116,9 @@ class FrameAssembler:
         self._synced = kind == "audio"  # video starts after the first marker seen
         self.frames = 0
         self.dropped = 0
+        self.last_ssrc = 0
+        self.nack_retries = 0  # NACKs repeated for packets still missing (rtc_adapter)
+        self.nack_task = None
 
     @property
     def capacity(self) -> int:  # read by aiortc's statistics
@@ -123,6 +126,7 @@ class FrameAssembler:
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
         now = self.clock()
+        self.last_ssrc = packet.ssrc
         seq = self._seq(packet.sequence_number)
         if self.kind == "audio":
             self._add_audio(packet, seq, now)

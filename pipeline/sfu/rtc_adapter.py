@@ -108,6 +108,8 @@ def forward_encoded(
     """
     assembler = FrameAssembler(kind, codec_name, sink)
     receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
+    if kind == "video":
+        assembler.nack_task = asyncio.ensure_future(_nack_retries(receiver, assembler))
     if bitrate_cap is not None:
         send = receiver._send_rtcp  # type: ignore[attr-defined]
 
@@ -124,6 +126,35 @@ def forward_encoded(
 
         receiver._send_rtcp = capped  # type: ignore[attr-defined]
     return assembler
+
+
+NACK_EVERY = 0.04  # seconds between repeats of a NACK for packets still missing
+NACK_TRIES = 3  # repeats after aiortc's first NACK
+
+
+async def _nack_retries(receiver: RTCRtpReceiver, assembler: FrameAssembler) -> None:
+    """aiortc NACKs each gap once; a lost retransmission would then cost a keyframe. Repeat the
+    NACK for packets still missing, a few times, until they arrive or the assembler gives up."""
+    generator = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+    tries: dict[int, int] = {}
+    try:
+        while receiver.transport.state != "closed":
+            await asyncio.sleep(NACK_EVERY)
+            missing = set(generator.missing) if generator is not None else set()
+            for seq in list(tries):
+                if seq not in missing:
+                    del tries[seq]
+            due = []
+            for seq in missing:
+                count = tries.get(seq, -1) + 1  # the first round here is aiortc's NACK's first repeat
+                if count < NACK_TRIES:
+                    tries[seq] = count
+                    due.append(seq)
+            if due and assembler.last_ssrc:
+                assembler.nack_retries += len(due)
+                await receiver._send_rtcp_nack(assembler.last_ssrc, sorted(due))  # type: ignore[attr-defined]
+    except (asyncio.CancelledError, ConnectionError):
+        pass
 
 
 def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:

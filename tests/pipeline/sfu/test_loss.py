@@ -55,7 +55,9 @@ async def watch(live, room: str, drop_factory, seconds: float = 6.0):
     await asyncio.sleep(seconds)
     arrivals = video.arrivals[start:]
     track = live.app.state.sfu.rooms[alice.room_sid].participants[alice.sid].tracks["camera"]
-    given_up = track.receiver._RTCRtpReceiver__jitter_buffer.dropped  # frames the SFU gave up on
+    assembler = track.receiver._RTCRtpReceiver__jitter_buffer
+    given_up = assembler.dropped  # frames the SFU gave up on
+    watch.nack_retries = assembler.nack_retries
     await leave_all(alice, bob)
     return arrivals, given_up
 
@@ -89,5 +91,6 @@ def test_unrecoverable_loss_freezes_video_for_under_a_second(live):
 
     arrivals, given_up = asyncio.run(watch(live, "loss-burst", factory))
     assert given_up >= 1  # the loss really was unrecoverable
+    assert watch.nack_retries >= 3  # each lost packet was asked for again before giving up
     assert len(arrivals) >= 0.5 * 15 * 6
     assert longest_gap(arrivals) < 1.0
