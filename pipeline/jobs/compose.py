@@ -258,6 +258,8 @@ def publish(
     spooled.unlink(missing_ok=True)  # only now: the upload is verified
     with db.session() as session:
         row = session.get(Composition, sid)
+        if row.status != "processing":
+            return Outcome("skipped")  # someone else finished it: one composition-available only
         row.status = "completed"
         row.progress = 100
         row.size = size

@@ -194,20 +194,22 @@ def join_parts(
         )
     if claimed != 1:
         return Outcome("skipped")
-    fmt = composition.format
-    spooled = compose_job.spool_path(spool_dir, sid, fmt)
-    with work_dir(spool_dir, f"{sid}-join") as directory:
-        videos, audio = [], None
-        for part in rows:
-            local = storage.get_file(part.media_key, directory / f"{part.index}.{fmt}")
-            if part.index == AUDIO:
-                audio = local
-            else:
-                videos.append((local, part.start))
-        out = join(videos, audio, directory / f"joined.{fmt}", fmt)
-        shutil.move(out, spooled)
-    duration = max(p.end for p in rows)
-    outcome = publish(db, storage, composition, spooled, duration)
+    # The join and its upload can outlast the reconciler's stale limit: keep the claim alive.
+    with compose_job.Heartbeat(db, sid, f"join:{worker_id}"):
+        fmt = composition.format
+        spooled = compose_job.spool_path(spool_dir, sid, fmt)
+        with work_dir(spool_dir, f"{sid}-join") as directory:
+            videos, audio = [], None
+            for part in rows:
+                local = storage.get_file(part.media_key, directory / f"{part.index}.{fmt}")
+                if part.index == AUDIO:
+                    audio = local
+                else:
+                    videos.append((local, part.start))
+            out = join(videos, audio, directory / f"joined.{fmt}", fmt)
+            shutil.move(out, spooled)
+        duration = max(p.end for p in rows)
+        outcome = publish(db, storage, composition, spooled, duration)
     for part in rows:
         try:
             storage.delete(part.media_key)
