@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,11 @@ class Recorder:
         key = f"rooms/{room_sid}/{recording_sid}.{media.container}"
         size = self.storage.put_file(key, media.path)  # verified; raises and keeps the files otherwise
         external = None
-        customer = customer_storage_for(self.db, _account_of(self.db, room_sid), "recording")
+        account_sid = _account_of(self.db, room_sid)
+        customer = customer_storage_for(self.db, account_sid, "recording")
         if customer is not None:
             # Twilio's layout in the customer's bucket: {AccountSid}/{RecordingSid}.{ext}
-            target = f"{_account_of(self.db, room_sid)}/{recording_sid}.{media.container}"
+            target = f"{account_sid}/{recording_sid}.{media.container}"
             customer.put_file(target, media.path)
             external = customer.location(target)
         recording_state.recording_completed(
@@ -109,12 +111,26 @@ class Recorder:
         outcomes = {}
         for sid, room_sid in recording_state.unfinished(self.db, self.live_recordings()):
             created = recording_state.room_created_at(self.db, room_sid)
-            try:
-                outcomes[sid] = self.finish(sid, room_sid, created)
-            except Exception as exc:  # storage down: stays processing, retried next time
-                log.error("recording %s could not be finished: %s", sid, exc)
-                outcomes[sid] = "processing"
+            outcomes[sid] = self.finish_safely(sid, room_sid, created)
         return outcomes
+
+    def finish_safely(self, recording_sid: str, room_sid: str, room_created: float) -> str:
+        """`finish`, except that a failed upload leaves the recording `processing` for a retry
+        (at the next start-up or by `finalize_recording`) instead of raising."""
+        try:
+            return self.finish(recording_sid, room_sid, room_created)
+        except Exception as exc:
+            log.error("recording %s could not be finished: %s", recording_sid, exc)
+            return "processing"
+
+    def close_and_finish(
+        self, writer: TrackRecorder, room_sid: str, room_created: float, rows: Executor
+    ) -> str:
+        """Close a span's journal and finish it (blocking). `rows` is the executor that wrote the
+        span's row: waiting on it means the row exists before it is finished."""
+        writer.close()
+        rows.submit(lambda: None).result()
+        return self.finish_safely(writer.sid, room_sid, room_created)
 
 
 def _account_of(db: Database, room_sid: str) -> str:
@@ -211,10 +227,6 @@ class RoomRecorder:
     def _stop(self, writer: TrackRecorder) -> None:
         self.active.pop(writer.sid, None)
         writer.detach()
-
-        def close_and_finish() -> str:
-            writer.close()
-            self.room.sfu._writer.submit(lambda: None).result()  # the row exists before it is finished
-            return self.recorder.finish(writer.sid, self.room.sid, self.room.created)
-
-        self._in_thread(close_and_finish)
+        self._in_thread(
+            self.recorder.close_and_finish, writer, self.room.sid, self.room.created, self.room.sfu._writer
+        )

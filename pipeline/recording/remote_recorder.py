@@ -9,7 +9,6 @@ completes, so hooks compose everything it recorded.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from .recorder import Recorder
 from .rules import TrackFacts, should_record
 from .track_recorder import TrackRecorder
 
-log = logging.getLogger("roomreel.recording")
 RULES_EVERY = 1.0  # seconds between reads of the room's recording rules
 
 
@@ -158,12 +156,7 @@ class RemoteRecorder:
         writer = self.writers.pop(track_sid)
 
         def close_and_finish() -> None:
-            writer.close()
-            self._db_writer.submit(lambda: None).result()  # its row exists first
-            try:
-                self.finished[writer.sid] = self.recorder.finish(writer.sid, self.room_sid, self._created)
-            except Exception as exc:  # storage down: stays processing for `finalize_recording`
-                log.error("recording %s could not be finished: %s", writer.sid, exc)
-                self.finished[writer.sid] = "processing"
+            outcome = self.recorder.close_and_finish(writer, self.room_sid, self._created, self._db_writer)
+            self.finished[writer.sid] = outcome
 
         self._finishing.append(asyncio.ensure_future(asyncio.to_thread(close_and_finish)))

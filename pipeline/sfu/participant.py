@@ -61,7 +61,6 @@ class Participant:
         self._negotiate = asyncio.Event()
         self._answer: asyncio.Future[str] | None = None
         self._negotiator = asyncio.ensure_future(self._negotiation_loop())
-        self.publisher.on("track", self._on_remote_track)
         self.publisher.on("datachannel", self._on_datachannel)
         self.publisher.on("connectionstatechange", self._on_connection_state)
         self.subscriber.on("connectionstatechange", self._on_connection_state)
@@ -153,9 +152,6 @@ class Participant:
             if transceiver.mid == mid:
                 return transceiver
         return None
-
-    def _on_remote_track(self, track) -> None:
-        pass  # tracks are named by the publish message that carries the offer
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         self._data_in[channel.label] = channel

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from aiortc import RTCRtpReceiver
@@ -52,7 +51,6 @@ class PublishedTrack:
         self._ssrc = 0
         self._last_request = 0.0
         self._pending_request: asyncio.TimerHandle | None = None
-        self.on_data: Callable[[str | bytes], None] | None = None
         self.max_bitrate: int | None = None  # the room's cap for video, if set
         self._rates: dict[TrackSink, int] = {}  # each subscriber's last REMB
         self._announced: int | None = None

@@ -44,8 +44,7 @@ class Subscription(MediaStreamTrack):
         if self.source is not None:
             self.source.detach(self)
             self.source = None
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._drain()
 
     # -- TrackSink ------------------------------------------------------------------------
     def push(self, frame: EncodedFrame) -> None:
@@ -54,14 +53,14 @@ class Subscription(MediaStreamTrack):
                 return
             self._waiting_keyframe = False
         if self._queue.qsize() >= MAX_QUEUE:
-            self.unbind_queue()
+            self._drain()
             self.resync()
             if self.source is not None:
                 self.source.request_keyframe()
             return
         self._queue.put_nowait(frame)
 
-    def unbind_queue(self) -> None:
+    def _drain(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
 
