@@ -28,11 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.accounts import create_api_key, ensure_account  # noqa: E402
-from pipeline.config import Settings  # noqa: E402
-from pipeline.db import Database  # noqa: E402
-from pipeline.sfu.access_token import mint  # noqa: E402
-from tests.live_server import free_port  # noqa: E402
+from tests.live_server import ServeProcess  # noqa: E402
 
 WARMUP = 4.0
 
@@ -60,18 +56,15 @@ def encode_clip(path: Path, seconds: int = 10, fps: int = 30) -> Path:
 
 
 def measure(
-    base: str,
-    auth,
-    key,
-    account: str,
+    server: ServeProcess,
     clip: Path,
     tracks: int,
     seconds: float,
     record: bool,
-    server,
     spool: Path,
 ):
     name = f"bench-{tracks}-{'rec' if record else 'plain'}-{time.time_ns()}"
+    base, auth = server.base, server.auth
     httpx.post(
         f"{base}/v1/Rooms",
         auth=auth,
@@ -79,7 +72,7 @@ def measure(
     ).raise_for_status()
     bots = []
     for i in range(tracks):
-        token = mint(account, key.sid, key.secret, f"pub{i}", name)
+        token = server.token(f"pub{i}", name)
         bots.append(
             subprocess.Popen(
                 [
@@ -107,7 +100,7 @@ def measure(
             )  # fmt: skip
         )
     time.sleep(WARMUP)
-    proc = psutil.Process(server.pid)
+    proc = psutil.Process(server.proc.pid)
     cpu0 = sum(proc.cpu_times()[:2])
     disk0 = _size(spool)
     time.sleep(seconds)
@@ -133,27 +126,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="roomreel-bench-rec-"))
     # Longer than a whole measurement: MediaPlayer's loop does not restart a packet stream.
     clip = encode_clip(work / "clip720.webm", seconds=int(WARMUP + args.seconds + 4))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ROOMREEL_DATA_DIR": str(work / "data"), "ROOMREEL_PUBLIC_URL": base}
-    settings = Settings.from_env(env)
-    db = Database(settings.database_url)
-    db.upgrade()
-    account, _ = ensure_account(db, settings)
-    key = create_api_key(db, account.sid)
-    auth = (account.sid, account.auth_token)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = ServeProcess.prepare(work / "data")
+    server.start()
     spool = work / "data" / "spool" / "recordings"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         print(
             f"720p VP8 clip {clip.stat().st_size * 8 / 10 / 1e6:.2f} Mbps; {args.seconds:.0f} s windows on {os.cpu_count()} cores"
         )
@@ -161,17 +137,14 @@ def main() -> None:
             f"{'tracks':>6} {'recording CPU-s/s':>18} {'plain CPU-s/s':>14} {'recorder/track':>15} {'total/track':>12} {'journal MB/s':>13}"
         )
         for n in [int(x) for x in args.tracks.split(",")]:
-            plain, _ = measure(base, auth, key, account.sid, clip, n, args.seconds, False, server, spool)
-            recording, rate = measure(
-                base, auth, key, account.sid, clip, n, args.seconds, True, server, spool
-            )
+            plain, _ = measure(server, clip, n, args.seconds, False, spool)
+            recording, rate = measure(server, clip, n, args.seconds, True, spool)
             print(
                 f"{n:>6} {recording:>18.3f} {plain:>14.3f} {(recording - plain) / n:>15.4f}"
                 f" {recording / n:>12.4f} {rate / 1e6:>13.2f}"
             )
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,15 @@ re-encoded) and N = 1, 5, 10, 20 subscribers, each in its own process (`roomreel
 publishes nothing and receives without decoding).
 
 Prints the SFU process's CPU-seconds per media-second, in total and per forwarded stream
-(also with the publisher-only cost taken out), and the event-loop responsiveness: the p50/p99
-round trip of a signaling ping during the window (a stalled loop shows up here at once).
-Targets: <= 0.01 CPU-s/s per forwarded 720p stream, p99 loop lag <= 20 ms at 20 subscribers.
+(the probe listener below is one more subscriber, and the marginal cost of the N bot
+subscribers over the N = 0 run); the event-loop responsiveness: the p50/p99
+round trip of a signaling ping during the window (a stalled loop shows up here at once); and
+the audio latency of one hop: a probe participant publishes pre-encoded Opus (noise, so every
+packet is unique) and a probe subscriber matches each packet it receives to the instant it was
+handed to the publisher's sender. Both probes run in this process, over loopback, so the figure
+is the whole publisher -> SFU -> subscriber path, an upper bound on the SFU's own share.
+Targets: <= 0.01 CPU-s/s per forwarded 720p stream, p99 loop lag <= 20 ms at 20 subscribers,
+audio latency added per hop <= 25 ms.
 
     python bench/sfu.py [--subscribers 1,5,10,20] [--seconds 15]
 """
@@ -16,25 +22,27 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
-import httpx
+import av
+import numpy as np
 import psutil
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.recorder import WARMUP, encode_clip  # noqa: E402
-from pipeline.accounts import create_api_key, ensure_account  # noqa: E402
-from pipeline.config import Settings  # noqa: E402
-from pipeline.db import Database  # noqa: E402
-from pipeline.sfu.access_token import mint  # noqa: E402
-from tests.live_server import free_port  # noqa: E402
+from pipeline.client import RoomClient  # noqa: E402
+from tests.live_server import ServeProcess  # noqa: E402
+
+OPUS_FRAME = 960  # 20 ms at 48 kHz
 
 
 def bot(base: str, token: str, room: str, identity: str, duration: float, video: str) -> subprocess.Popen:
@@ -45,21 +53,91 @@ def bot(base: str, token: str, room: str, identity: str, duration: float, video:
     )  # fmt: skip
 
 
-async def ping_rtts(base: str, token: str, seconds: float) -> list[float]:
+def opus_noise(seconds: float) -> list[bytes]:
+    """Opus packets of white noise: no two alike, so a received packet names the one sent."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+    rng = np.random.default_rng(7)
+    packets: list[bytes] = []
+    for i in range(int(seconds * 50)):
+        samples = rng.integers(-8000, 8000, (1, OPUS_FRAME * 2), dtype=np.int16)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, i * OPUS_FRAME
+        packets += [bytes(p) for p in codec.encode(frame)]
+    return packets
+
+
+class StampedOpusTrack(MediaStreamTrack):
+    """Paces pre-encoded Opus packets in real time and notes when each is handed to the sender."""
+
+    kind = "audio"
+
+    def __init__(self, packets: list[bytes]) -> None:
+        super().__init__()
+        self.packets = packets
+        self.sent: dict[bytes, float] = {}
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self._index >= len(self.packets):
+            self.stop()
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._index * OPUS_FRAME / 48000
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        data = self.packets[self._index]
+        packet = av.Packet(data)
+        packet.pts, packet.time_base = self._index * OPUS_FRAME, Fraction(1, 48000)
+        self._index += 1
+        self.sent[data] = time.time()
+        return packet
+
+
+async def probe(
+    base: str, tokens: dict[str, str], seconds: float, server: psutil.Process
+) -> tuple[float, list[float], list[float]]:
+    """The server's CPU-s/s, signaling ping round trips and per-packet audio latencies, over one
+    window that starts once the probes are connected."""
     from websockets.asyncio.client import connect
 
-    rtts = []
-    async with connect(base.replace("http", "ws") + f"/v1/signal?token={token}") as ws:
-        await ws.recv()  # joined
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            started = time.monotonic()
-            await ws.send(json.dumps({"type": "ping"}))
-            while json.loads(await ws.recv()).get("type") != "pong":
-                pass
-            rtts.append(time.monotonic() - started)
-            await asyncio.sleep(0.05)
-    return rtts
+    track = StampedOpusTrack(opus_noise(seconds + 2))
+    latencies: list[float] = []
+    listener = await RoomClient(base, tokens["listener"], decode=False).connect()
+    speaker = await RoomClient(base, tokens["speaker"], decode=False).connect()
+
+    def on_frame(mid: str, frame) -> None:
+        sent = track.sent.get(frame.data)
+        if sent is not None:
+            latencies.append(frame.arrival - sent)
+
+    listener.on_encoded_frame = on_frame
+    rtts: list[float] = []
+    try:
+        await speaker.publish(track, "probe")
+        async with connect(base.replace("http", "ws") + f"/v1/signal?token={tokens['pinger']}") as ws:
+            await ws.recv()  # joined
+            await asyncio.sleep(1.0)  # the probe's first packets ride on ICE/DTLS set-up
+            latencies.clear()
+            cpu0 = sum(server.cpu_times()[:2])
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                started = time.monotonic()
+                await ws.send(json.dumps({"type": "ping"}))
+                while json.loads(await ws.recv()).get("type") != "pong":
+                    pass
+                rtts.append(time.monotonic() - started)
+                await asyncio.sleep(0.05)
+            cpu = (sum(server.cpu_times()[:2]) - cpu0) / seconds
+    finally:
+        await speaker.leave()
+        await listener.leave()
+    return cpu, rtts, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
 def main() -> None:
@@ -71,57 +149,50 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(x) for x in args.subscribers.split(",")]
     work = Path(tempfile.mkdtemp(prefix="roomreel-bench-sfu-"))
-    clip = encode_clip(work / "clip720.webm", seconds=int(WARMUP + args.seconds + 6))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ROOMREEL_DATA_DIR": str(work / "data"), "ROOMREEL_PUBLIC_URL": base}
-    settings = Settings.from_env(env)
-    db = Database(settings.database_url)
-    db.upgrade()
-    account, _ = ensure_account(db, settings)
-    key = create_api_key(db, account.sid)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    clip = encode_clip(work / "clip720.webm", seconds=int(WARMUP + args.seconds + 8))
+    server = ServeProcess.prepare(work / "data")
+    server.start()
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        proc = psutil.Process(server.pid)
+        proc = psutil.Process(server.proc.pid)
         print(f"720p VP8 publisher, {args.seconds:.0f} s windows, {os.cpu_count()} cores")
         print(
-            f"{'subs':>5} {'CPU-s/s':>8} {'per stream':>11} {'per stream-pub':>15} {'ping p50 ms':>12} {'ping p99 ms':>12}"
+            f"{'subs':>5} {'CPU-s/s':>8} {'per stream':>11} {'per stream-pub':>15}"
+            f" {'ping p50/p99 ms':>16} {'audio hop p50/p99 ms':>21}"
         )
         baseline = None
         for n in [0, *counts]:
             room = f"bench-{n}-{time.time_ns()}"
-            duration = WARMUP + args.seconds + 3
-            tok = lambda who, room=room: mint(account.sid, key.sid, key.secret, who, room)  # noqa: E731
-            procs = [bot(base, tok("publisher"), room, "publisher", duration, str(clip))]
-            procs += [bot(base, tok(f"s{i}"), room, f"s{i}", duration, "none") for i in range(n)]
+            duration = WARMUP + args.seconds + 5
+            procs = [
+                bot(
+                    base := server.base,
+                    server.token("publisher", room),
+                    room,
+                    "publisher",
+                    duration,
+                    str(clip),
+                )
+            ]
+            procs += [
+                bot(base, server.token(f"s{i}", room), room, f"s{i}", duration, "none") for i in range(n)
+            ]
             time.sleep(WARMUP)
-            cpu0 = sum(proc.cpu_times()[:2])
-            rtts = asyncio.run(ping_rtts(base, tok("pinger"), args.seconds))
-            cpu = (sum(proc.cpu_times()[:2]) - cpu0) / args.seconds
+            tokens = {who: server.token(who, room) for who in ("listener", "speaker", "pinger")}
+            cpu, rtts, latencies = asyncio.run(probe(base, tokens, args.seconds, proc))
             for p in procs:
                 p.wait(60)
+            lag = f"{percentile(rtts, 50):.1f}/{percentile(rtts, 99):.1f}"
+            hop = f"{percentile(latencies, 50):.1f}/{percentile(latencies, 99):.1f}"
             if n == 0:
                 baseline = cpu
-                print(f"{0:>5} {cpu:>8.3f} {'(publisher only)':>28}")
+                print(f"{0:>5} {cpu:>8.3f} {cpu:>11.4f} {'(baseline)':>15} {lag:>16} {hop:>21}")
                 continue
-            rtts.sort()
             print(
-                f"{n:>5} {cpu:>8.3f} {cpu / n:>11.4f} {(cpu - baseline) / n:>15.4f}"
-                f" {statistics.median(rtts) * 1000:>12.1f} {rtts[int(len(rtts) * 0.99) - 1] * 1000:>12.1f}",
+                f"{n:>5} {cpu:>8.3f} {cpu / (n + 1):>11.4f} {(cpu - baseline) / n:>15.4f} {lag:>16} {hop:>21}",
                 flush=True,
             )
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,3 +109,58 @@ def running_server(
         uv.should_exit = True
         thread.join(10)
         db.engine.dispose()
+
+
+@dataclass
+class ServeProcess:
+    """`roomreel serve` in a process of its own on 127.0.0.1 (crash tests, benchmarks), with its
+    database, account and an API key for tokens made before it starts."""
+
+    env: dict[str, str]
+    base: str
+    port: int
+    db: Database
+    account_sid: str
+    auth_token: str
+    key: object
+    proc: subprocess.Popen | None = None
+
+    @classmethod
+    def prepare(cls, data_dir: Path) -> ServeProcess:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "ROOMREEL_DATA_DIR": str(data_dir), "ROOMREEL_PUBLIC_URL": base}
+        settings = Settings.from_env(env)
+        db = Database(settings.database_url)
+        db.upgrade()
+        account, _ = ensure_account(db, settings)
+        key = create_api_key(db, account.sid)
+        return cls(env, base, port, db, account.sid, account.auth_token, key)
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.account_sid, self.auth_token)
+
+    def token(self, identity: str, room: str | None = None) -> str:
+        return mint(self.account_sid, self.key.sid, self.key.secret, identity, room)
+
+    def start(self) -> subprocess.Popen:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._up, 30, "roomreel serve to start", every=0.1)
+        return self.proc
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/openapi.json", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None:
+            self.proc.kill() if kill else self.proc.terminate()
+            self.proc.wait(30)

@@ -4,57 +4,28 @@ recovered to within 1 s of the kill, and the room still completes and composes."
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import av
 import httpx
 import pytest
 
-from pipeline.accounts import create_api_key, ensure_account
 from pipeline.client import RoomClient
 from pipeline.client.synthetic_tracks import ColourVideoTrack, MediaClock, ToneAudioTrack
 from pipeline.config import Settings
 from pipeline.db import Database
-from pipeline.sfu.access_token import mint
-from tests.live_server import free_port
+from tests.live_server import ServeProcess
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.media
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for(lambda: _up(port), 30, "roomreel serve to start", every=0.1)
-    return proc
-
-
-def _up(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_killed_recorder_recovers_every_track_to_within_a_second(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ROOMREEL_DATA_DIR": str(tmp_path), "ROOMREEL_PUBLIC_URL": base}
-    settings = Settings.from_env(env)
-    db = Database(settings.database_url)
-    db.upgrade()
-    account, _ = ensure_account(db, settings)
-    key = create_api_key(db, account.sid)
-    auth = (account.sid, account.auth_token)
-    server = serve(env, port)
+    server = ServeProcess.prepare(tmp_path)
+    base, auth = server.base, server.auth
+    settings = Settings.from_env(server.env)
+    server.start()
     try:
         httpx.post(
             f"{base}/v1/Rooms", auth=auth, data={"UniqueName": "crash", "RecordParticipantsOnConnect": "true"}
@@ -69,21 +40,21 @@ def test_killed_recorder_recovers_every_track_to_within_a_second(tmp_path):
         async def scenario() -> float:
             clients = []
             for name, colour in (("alice", (220, 40, 40)), ("bob", (40, 200, 60))):
-                token = mint(account.sid, key.sid, key.secret, name, "crash")
+                token = server.token(name, "crash")
                 client = await RoomClient(base, token).connect()
                 clock = MediaClock()
                 await client.publish(ColourVideoTrack(colour, clock), "camera")
                 await client.publish(ToneAudioTrack(440, clock), "microphone")
                 clients.append(client)
             await asyncio.sleep(4)
-            server.send_signal(signal.SIGKILL)
+            server.proc.send_signal(signal.SIGKILL)
             killed = time.time()
             await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)
             return killed
 
         killed = asyncio.run(scenario())
-        server.wait(10)
-        server = serve(env, port)  # recovery runs at start-up
+        server.proc.wait(10)
+        server.start()  # recovery runs at start-up
         recordings = []
 
         def all_finished() -> bool:
@@ -119,5 +90,4 @@ def test_killed_recorder_recovers_every_track_to_within_a_second(tmp_path):
         assert composition["status"] == "completed"
         assert composition["duration"] >= 3
     finally:
-        server.kill()
-        server.wait(10)
+        server.stop(kill=True)
