@@ -8,8 +8,11 @@ test_rtc_adapter.py` pins each of these behaviours.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import itertools
 import logging
+import types
 from collections.abc import Callable, Sequence
 
 import aioice.ice
@@ -27,6 +30,8 @@ _original_host_addresses = aioice.ice.get_host_addresses
 _original_send_keyframe = RTCRtpSender._send_keyframe
 _original_sender_rtcp = RTCRtpSender._handle_rtcp_packet
 _original_request_received = aioice.ice.Connection.request_received
+_port_range: range | None = None
+_next_port: itertools.cycle | None = None
 
 
 def _send_keyframe(self: RTCRtpSender) -> None:
@@ -74,14 +79,74 @@ def _request_received(self, message, addr, protocol) -> None:
     _original_request_received(self, message, addr, protocol)
 
 
-def install(hosts: Sequence[str] | None = None) -> None:
-    """Patch aiortc once per process; `hosts` are the only addresses ICE binds and announces.
+class _PortRangeLoop:
+    """The running loop as aioice's gathering sees it: host sockets bind inside the configured
+    UDP port range (firewalls open a range, not any ephemeral port)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def __getattr__(self, name: str):
+        return getattr(self._loop, name)
+
+    async def create_datagram_endpoint(self, factory, local_addr=None, **kwargs):
+        if _port_range is None or _next_port is None or local_addr is None or local_addr[1] != 0:
+            return await self._loop.create_datagram_endpoint(factory, local_addr=local_addr, **kwargs)
+        for _ in range(len(_port_range)):
+            try:
+                return await self._loop.create_datagram_endpoint(
+                    factory, local_addr=(local_addr[0], next(_next_port)), **kwargs
+                )
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise OSError(errno.EADDRINUSE, f"no free UDP port in {_port_range.start}-{_port_range.stop - 1}")
+
+
+class _AsyncioForIce(types.ModuleType):
+    """`asyncio` as aioice.ice sees it, handing out the port-range loop."""
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    @staticmethod
+    def get_running_loop() -> asyncio.AbstractEventLoop:
+        return _PortRangeLoop(asyncio.get_running_loop())  # type: ignore[return-value]
+
+
+def set_port_range(ports: range | None) -> None:
+    """Bind ICE host candidates inside `ports` (None: any ephemeral port)."""
+    global _port_range, _next_port
+    _port_range = ports if ports else None
+    _next_port = itertools.cycle(ports) if ports else None
+    aioice.ice.asyncio = _AsyncioForIce("asyncio") if ports else asyncio  # type: ignore[attr-defined]
+
+
+def parse_port_range(text: str) -> range | None:
+    """'50000-50199' -> range(50000, 50200); '' -> None."""
+    if not text.strip():
+        return None
+    low, sep, high = text.partition("-")
+    try:
+        first, last = int(low), int(high if sep else low)
+    except ValueError:
+        raise ValueError(f"a UDP port range looks like 50000-50199, not {text!r}") from None
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"a UDP port range looks like 50000-50199, not {text!r}")
+    return range(first, last + 1)
+
+
+def install(hosts: Sequence[str] | None = None, ports: range | None = None) -> None:
+    """Patch aiortc once per process; `hosts` are the only addresses ICE binds and announces,
+    inside the UDP port range `ports` when one is given.
 
     aioice skips loopback addresses when it gathers, so tests (127.0.0.1 only) need this too.
     """
     global _installed, _hosts
     if hosts:
         _hosts = list(hosts)
+    if ports:
+        set_port_range(ports)
     if not _installed:
         RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
         RTCRtpSender._handle_rtcp_packet = _sender_rtcp  # type: ignore[method-assign]

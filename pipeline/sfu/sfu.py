@@ -35,6 +35,9 @@ class SfuSettings:
     timeout_unit: float = 60.0
     # A room-wide cap on each published video track, in bits/s (ROOMREEL_MAX_VIDEO_BITRATE); 0 is none.
     max_video_bitrate: int = 0
+    # UDP ports ICE binds (ROOMREEL_RTC_PORT_RANGE=50000-50199), for a firewall that opens a range;
+    # None is any ephemeral port. Every peer connection of the process binds inside it.
+    ports: range | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
@@ -44,6 +47,7 @@ class SfuSettings:
             hosts=hosts,
             timeout_unit=float(env.get("ROOMREEL_ROOM_TIMEOUT_UNIT", "60")),
             max_video_bitrate=int(env.get("ROOMREEL_MAX_VIDEO_BITRATE", "0")),
+            ports=rtc_adapter.parse_port_range(env.get("ROOMREEL_RTC_PORT_RANGE", "")),
         )
 
 
@@ -62,7 +66,7 @@ class Sfu:
         # One writer thread keeps the database in event order (track-added before track-removed).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-db")
         self._opening: dict[str, asyncio.Lock] = {}
-        rtc_adapter.install(self.settings.hosts)
+        rtc_adapter.install(self.settings.hosts, self.settings.ports)
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
