@@ -283,7 +283,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.main import run
 
     _database()
-    return run(args.processes, args.threads, args.reconcile_every, args.redispatch_after, args.stale_after)
+    return run(
+        args.processes,
+        args.threads,
+        args.reconcile_every,
+        args.redispatch_after,
+        args.stale_after,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
 
 
 def _add_plan_args(p: argparse.ArgumentParser, sources_flag: bool = True) -> None:
@@ -349,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="seconds without a heartbeat before a job is taken from its worker",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this host's job metrics (Prometheus) on this port",
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
 
     reprocess = sub.add_parser("reprocess", help="compose many completed rooms again (resumable)")

@@ -12,12 +12,25 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
+from pipeline.metrics import api_registry, live_registry
 from pipeline.recording.recorder import Recorder
 from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
 from pipeline.storage import open_storage
 
-from . import compositions, dashboard, hooks, media, openapi, pages, recordings, rooms, settings, signal
+from . import (
+    compositions,
+    dashboard,
+    hooks,
+    media,
+    metrics,
+    openapi,
+    pages,
+    recordings,
+    rooms,
+    settings,
+    signal,
+)
 from .context import Services
 from .errors import (
     ApiError,
@@ -65,7 +78,20 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
-    for module in (rooms, recordings, compositions, hooks, settings, media, signal, pages, dashboard):
+    app.state.metrics = api_registry(db)
+    app.state.live_metrics = live_registry(app.state.sfu.counts)
+    for module in (
+        rooms,
+        recordings,
+        compositions,
+        hooks,
+        settings,
+        media,
+        signal,
+        pages,
+        dashboard,
+        metrics,
+    ):
         app.include_router(module.router)
     openapi.install_security(app)
     return app

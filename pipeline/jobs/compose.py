@@ -20,6 +20,7 @@ from pipeline.compose import ComposeError, render
 from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
 from pipeline.media.manifest import load_manifest
+from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.external import customer_storage_for
@@ -167,6 +168,17 @@ def run_composition(
 ) -> Outcome:
     """One attempt. Retryable failures (storage down, a crash of ours) give the job back until
     MAX_ATTEMPTS; bad input fails the composition at once with the reason."""
+    started = time.monotonic()
+    outcome = _run_composition(db, storage, sid, worker_id, spool_dir)
+    if outcome.status not in ("waiting", "skipped"):
+        JOBS.labels("composition", outcome.status).inc()
+        JOB_SECONDS.labels("composition").observe(time.monotonic() - started)
+    return outcome
+
+
+def _run_composition(
+    db: Database, storage: Storage, sid: str, worker_id: str, spool_dir: Path | None
+) -> Outcome:
     if not ready(db, sid):
         with db.session() as session:
             composition = session.get(Composition, sid)
@@ -234,8 +246,10 @@ def _attempt(
         manifest = fetch_media(storage, plan, data, keys, directory)
         out = directory / f"{sid}.{composition.format}"
         try:
+            rendering = time.monotonic()
             with Heartbeat(db, sid, worker_id):
                 report = render(manifest, plan, out, composition.format, progress=_progress(db, sid))
+            REALTIME_FACTOR.observe(report.duration / max(1e-3, time.monotonic() - rendering))
         except ComposeError as exc:
             return _fail(db, sid, MEDIA_FAILED, str(exc))
         shutil.move(out, spooled)  # a rename when the spool is on the same disk

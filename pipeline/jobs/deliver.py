@@ -10,6 +10,7 @@ import httpx
 from pipeline.callbacks import auth_token_of, signature
 from pipeline.db import Database
 from pipeline.db.models import CallbackDelivery, utcnow
+from pipeline.metrics import CALLBACK_FAILURES
 
 MAX_ATTEMPTS = 8
 TIMEOUT = 10.0
@@ -58,4 +59,6 @@ def deliver(db: Database, delivery_id: int, client: httpx.Client | None = None) 
             delivery.status = "failed"
         else:
             delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+        if error is not None:
+            CALLBACK_FAILURES.labels(final=str(delivery.status == "failed").lower()).inc()
         return delivery.status

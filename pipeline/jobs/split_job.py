@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
@@ -13,6 +14,7 @@ from pipeline.compose import ComposeError
 from pipeline.compose.split import join, plan_windows, render_audio, render_window
 from pipeline.db import Database
 from pipeline.db.models import Composition, CompositionPart, utcnow
+from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.storage import Storage, StorageError
 
 from . import compose as compose_job
@@ -111,6 +113,16 @@ def run_part(
     """Render and upload one part; returns done, skipped, retry or failed."""
     if not _claim(db, sid, index, worker_id):
         return "skipped"
+    started = time.monotonic()
+    result = _run_part(db, storage, sid, index, worker_id, spool_dir)
+    JOBS.labels("composition-part", result).inc()
+    JOB_SECONDS.labels("composition-part").observe(time.monotonic() - started)
+    return result
+
+
+def _run_part(
+    db: Database, storage: Storage, sid: str, index: int, worker_id: str, spool_dir: Path | None
+) -> str:
     with db.session() as session:
         composition = session.get(Composition, sid)
         part = session.get(CompositionPart, (sid, index))
@@ -121,12 +133,14 @@ def run_part(
         with work_dir(spool_dir, f"{sid}-{index}") as directory, beat:
             manifest = fetch_media(storage, plan, data, keys, directory)
             out = directory / f"part.{fmt}"
+            rendering = time.monotonic()
             if index == AUDIO:
                 render_audio(manifest, plan, out, fmt)
             else:
                 from pipeline.compose.split import Window
 
                 render_window(manifest, plan, Window(index, part.start, part.end), out, fmt)
+                REALTIME_FACTOR.observe((part.end - part.start) / max(1e-3, time.monotonic() - rendering))
             key = f"parts/{sid}/{index}.{fmt}"
             storage.put_file(key, out)
     except ComposeError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.metrics import RECORDER_BYTES, RECORDER_FRAMES
 from pipeline.sfu.frame_assembler import EncodedFrame
 from pipeline.sfu.published_track import PublishedTrack
 
@@ -29,6 +30,8 @@ class TrackRecorder:
             },
         )
         self.frames = 0
+        self._counted_frames = RECORDER_FRAMES.labels(track.kind)
+        self._counted_bytes = RECORDER_BYTES.labels(track.kind)
         self._waiting_keyframe = track.kind == "video"
         self._first_ts: int | None = None
 
@@ -41,6 +44,8 @@ class TrackRecorder:
             self._first_ts = frame.timestamp
         self.writer.append(frame.timestamp - self._first_ts, frame.arrival, frame.keyframe, frame.data)
         self.frames += 1
+        self._counted_frames.inc()
+        self._counted_bytes.inc(len(frame.data))
 
     def resync(self) -> None:
         # After lost packets the next decodable frame is a keyframe; nothing corrupt is written.

@@ -19,6 +19,7 @@ from .participant import Participant, Send, SignalingError
 from .published_track import PublishedTrack
 from .room import Room
 from .room_state import RoomUnavailable
+from .subscription import Subscription
 
 log = logging.getLogger("roomreel.sfu")
 
@@ -195,6 +196,18 @@ class Sfu:
             participant, PARTICIPANT_REMOVED, "Participant disconnected through the REST API"
         )
         return True
+
+    def counts(self) -> dict[str, int]:
+        """What this SFU holds now (the metrics' live gauges)."""
+        rooms = list(self.rooms.values())
+        sinks = [sink for room in rooms for track in room.tracks() for sink in track.sinks]
+        forwarded = sum(isinstance(sink, Subscription) for sink in sinks)
+        return {
+            "live_rooms": len(rooms),
+            "live_participants": sum(len(room.visible()) for room in rooms),
+            "forwarded_streams": forwarded,
+            "recorded_tracks": len(sinks) - forwarded,
+        }
 
     async def close(self) -> None:
         for sid in list(self.rooms):

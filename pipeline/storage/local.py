@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from pipeline.metrics import UPLOADED_BYTES
+
 from .base import StorageError
 
 
@@ -59,6 +61,7 @@ class LocalStorage:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        UPLOADED_BYTES.labels("local").inc(size)
         return size
 
     def get_file(self, key: str, target: Path) -> Path:

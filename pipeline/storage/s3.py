@@ -13,6 +13,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.metrics import UPLOADED_BYTES
+
 from .base import StorageError
 
 MULTIPART = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
@@ -92,6 +94,7 @@ class S3Storage:
                 self.client.delete_object(Bucket=self.bucket, Key=temp)
             except (Boto3Error, BotoCoreError, ClientError):
                 pass  # a lifecycle rule on .uploading/ reaps what a dead store leaves
+        UPLOADED_BYTES.labels("s3").inc(size)
         return size
 
     def get_file(self, key: str, target: Path) -> Path:

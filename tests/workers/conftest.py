@@ -63,9 +63,10 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, *extra: str) -> subprocess.Popen:
         return self.start(
             "worker",
+            *extra,
             "--processes",
             "1",
             "--threads",

@@ -4,7 +4,9 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from tests.live_server import free_port
 from tests.media_checks import streams
+from tests.metrics_scrape import scrape, value
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.media]
@@ -12,7 +14,8 @@ pytestmark = [pytest.mark.services, pytest.mark.media]
 
 def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
     room_sid = stack.run("import", str(room))
-    stack.start_worker()
+    metrics_port = free_port()
+    stack.start_worker("--metrics-port", str(metrics_port))
     comp = stack.client().video.v1.compositions.create(
         room_sid=room_sid,
         video_layout="grid",
@@ -45,6 +48,12 @@ def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
     validator = RequestValidator(stack.auth_token)
     for _, headers, form in stack.receiver.received:
         assert validator.validate(stack.receiver.url, form, headers["X-Twilio-Signature"])
+
+    # The worker host's own counters: the job it ran and the bytes it put in S3.
+    worker = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert value(worker, "roomreel_jobs_total", kind="composition", outcome="completed") == 1
+    assert value(worker, "roomreel_storage_uploaded_bytes_total", backend="s3") >= done.size
+    assert value(worker, "roomreel_composition_realtime_factor_count") == 1
 
 
 def test_hook_fires_on_room_completion(stack, room):
