@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,8 @@ import layouts
 from pipeline.compose.errors import ComposeError
 from pipeline.media.manifest import ManifestError, load_manifest
 from pipeline.storage import StorageError
+
+log = logging.getLogger("roomreel")
 
 
 class UserError(Exception):
@@ -153,11 +157,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings, db = _database()
     account, created = ensure_account(db, settings)
     if created:
-        print(f"created account {account.sid} with auth token {account.auth_token}", file=sys.stderr)
+        log.warning("created account %s with auth token %s", account.sid, account.auth_token)
     else:
-        print(f"account {account.sid}", file=sys.stderr)
-    import os
-
+        log.info("account %s", account.sid)
     from pipeline.embedded import EmbeddedWorkers
 
     public = settings.public_url if "ROOMREEL_PUBLIC_URL" in os.environ else f"http://{args.host}:{args.port}"
@@ -171,7 +173,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         EmbeddedWorkers(db, app.state.services.storage).start() if settings.broker_url == "memory" else None
     )
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        log.info("serving on %s (broker %s)", public, settings.broker_url.split("@")[-1])
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=None)
     finally:
         if workers:
             workers.stop()
@@ -421,8 +424,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Long-running services log their work; one-shot commands only what went wrong.
+SERVICES = {"serve", "worker", "recorder"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipeline.logs import configure
+
+    try:
+        configure(level=None if args.command in SERVICES else os.environ.get("ROOMREEL_LOG_LEVEL", "WARNING"))
+    except ValueError as exc:
+        print(f"roomreel: error: {exc}", file=sys.stderr)
+        return 2
     try:
         if (
             getattr(args, "layout", None) is None

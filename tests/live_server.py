@@ -124,6 +124,7 @@ class ServeProcess:
     auth_token: str
     key: object
     proc: subprocess.Popen | None = None
+    log_path: Path | None = None  # the server's stderr, when kept
 
     @classmethod
     def prepare(cls, data_dir: Path) -> ServeProcess:
@@ -149,7 +150,7 @@ class ServeProcess:
             [sys.executable, "-m", "pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL,  # noqa: SIM115
         )
         wait_for(self._up, 30, "roomreel serve to start", every=0.1)
         return self.proc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import dramatiq
@@ -13,6 +14,7 @@ from pipeline.jobs import split_job
 from pipeline.jobs.compose import run_composition
 from pipeline.jobs.deliver import backoff, deliver
 from pipeline.jobs.reconcile import STALE_AFTER, due_deliveries, ready_compositions, release_stale
+from pipeline.logs import configure
 from pipeline.rooms import API_PRIORITY, BATCH_PRIORITY, HOOK_PRIORITY
 from pipeline.rooms import run_hooks as create_hook_compositions
 
@@ -22,6 +24,9 @@ from .context import context, worker_id
 broker = make_broker(Settings.from_env().broker_url)
 dramatiq.set_broker(broker)
 split_job.install()  # workers split long compositions (ROOMREEL_SPLIT_SECONDS, default 600)
+if os.environ.get("ROOMREEL_LOG_FORMAT"):
+    # dramatiq's worker processes set their own text logging before importing this module.
+    configure()
 
 # Retries are ours (attempts in the database), not dramatiq's: a message is a wake-up call.
 COMPOSE_OPTIONS = {"queue_name": "compose", "max_retries": 0, "time_limit": 6 * 3600 * 1000}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ import layouts
 from pipeline.compose import ComposeError, render
 from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
+from pipeline.logs import log_context
 from pipeline.media.manifest import load_manifest
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.rooms import composition_event, manifest_data
@@ -32,6 +34,8 @@ UPLOAD_FAILED = 53504
 MAX_ATTEMPTS = 5
 PROGRESS_STEP = 5  # percent
 HEARTBEAT_SECONDS = 10
+
+log = logging.getLogger("roomreel.compose")
 
 
 @dataclass
@@ -169,10 +173,13 @@ def run_composition(
     """One attempt. Retryable failures (storage down, a crash of ours) give the job back until
     MAX_ATTEMPTS; bad input fails the composition at once with the reason."""
     started = time.monotonic()
-    outcome = _run_composition(db, storage, sid, worker_id, spool_dir)
-    if outcome.status not in ("waiting", "skipped"):
-        JOBS.labels("composition", outcome.status).inc()
-        JOB_SECONDS.labels("composition").observe(time.monotonic() - started)
+    with log_context(composition_sid=sid):
+        outcome = _run_composition(db, storage, sid, worker_id, spool_dir)
+        if outcome.status not in ("waiting", "skipped"):
+            JOBS.labels("composition", outcome.status).inc()
+            JOB_SECONDS.labels("composition").observe(time.monotonic() - started)
+            level = logging.WARNING if outcome.status in ("failed", "retry") else logging.INFO
+            log.log(level, "composition %s on %s: %s", outcome.status, worker_id, outcome.detail or "ok")
     return outcome
 
 
@@ -188,8 +195,10 @@ def _run_composition(
         return Outcome("skipped", "claimed by another worker")
     with db.session() as session:
         composition = session.get(Composition, sid)
+    log.info("composition started on %s (attempt %d)", worker_id, composition.attempts)
     try:
-        return _attempt(db, storage, composition, worker_id, spool_dir)
+        with log_context(room_sid=composition.room_sid):
+            return _attempt(db, storage, composition, worker_id, spool_dir)
     except (StorageError, OSError, SQLAlchemyError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if composition.attempts >= MAX_ATTEMPTS:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.db import Database
 from pipeline.db.models import Room as RoomRow
+from pipeline.logs import log_context
 from pipeline.rooms import manifest_data
 from pipeline.sfu.published_track import PublishedTrack
 from pipeline.sfu.room import Room
@@ -53,6 +54,12 @@ class Recorder:
     # -- finishing one recording (blocking: runs in a thread) ---------------------------------------
     def finish(self, recording_sid: str, room_sid: str, room_created: float) -> str:
         """Journal -> Matroska -> storage (verified) -> row completed; or failed with the reason."""
+        with log_context(room_sid=room_sid, recording_sid=recording_sid):
+            outcome = self._finish(recording_sid, room_sid, room_created)
+            log.info("recording %s", outcome)
+        return outcome
+
+    def _finish(self, recording_sid: str, room_sid: str, room_created: float) -> str:
         journal = self.journal_path(room_sid, recording_sid)
         if not journal.exists():
             recording_state.recording_failed(self.db, recording_sid, "nothing was recorded: no journal")

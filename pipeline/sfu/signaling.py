@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pipeline.logs import bind
+
 from .access_token import AccessTokenError
 from .participant import Participant, Send, SignalingError
 from .sfu import Sfu
@@ -36,6 +38,8 @@ async def session(
         await send({"type": "error", "code": exc.code, "message": exc.message})
         await close(CLOSE_ERROR, exc.message[:120])
         return
+    bind(room_sid=participant.room.sid, participant_sid=participant.sid)
+    log.info("%s connected", participant.identity)
     ended = asyncio.ensure_future(participant.ended.wait())
     try:
         while not participant.closed:
@@ -60,6 +64,7 @@ async def session(
         ended.cancel()
         await participant.room.disconnect(participant)
         await close(1000, "bye")
+        log.info("%s disconnected", participant.identity)
 
 
 async def handle(participant: Participant, message: dict[str, Any]) -> bool:
