@@ -282,6 +282,28 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.config import Settings
+    from pipeline.health import run_checks
+
+    checks = run_checks(Settings.from_env())
+    if args.json:
+        print(json.dumps([asdict(c) for c in checks]))
+    else:
+        table = Table(title="roomreel status")
+        for column in ("part", "", "detail"):
+            table.add_column(column)
+        for check in checks:
+            table.add_row(check.part, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+        Console().print(table)
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from workers.main import run
 
@@ -368,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     worker.set_defaults(func=cmd_worker)
+
+    status = sub.add_parser("status", help="health of the database, API, broker, workers, queue and storage")
+    status.add_argument("--json", action="store_true", help="one JSON list instead of a table")
+    status.set_defaults(func=cmd_status)
 
     reprocess = sub.add_parser("reprocess", help="compose many completed rooms again (resumable)")
     reprocess.add_argument("--room", action="append", help="room SID; repeatable")
