@@ -48,8 +48,11 @@ def respond(status: int, code: int, message: str, headers: dict | None = None) -
     return JSONResponse(body(status, code, message), status_code=status, headers=headers)
 
 
-async def api_error_handler(_: Request, exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="roomreel"'} if exc.status == 401 else None
+async def api_error_handler(request: Request, exc: ApiError) -> JSONResponse:
+    # A challenge makes a browser hold a page's fetch for its own login prompt; the dashboard
+    # (which says so) shows its sign-in form instead.
+    challenge = exc.status == 401 and request.headers.get("x-roomreel-client") != "dashboard"
+    headers = {"WWW-Authenticate": 'Basic realm="roomreel"'} if challenge else None
     return respond(exc.status, exc.code, exc.message, headers)
 
 

@@ -16,7 +16,12 @@ from .errors import not_found
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"room.js": "text/javascript", "room.css": "text/css"}
+ASSETS = {
+    "room.js": "text/javascript",
+    "room.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+}
 
 
 @router.get("/rooms/{name}")
