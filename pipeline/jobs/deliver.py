@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
+from sqlalchemy import or_, update
 
 from pipeline.callbacks import auth_token_of, signature
 from pipeline.db import Database
@@ -14,6 +15,8 @@ from pipeline.metrics import CALLBACK_FAILURES
 
 MAX_ATTEMPTS = 8
 TIMEOUT = 10.0
+# How long a claimed delivery is its worker's alone; longer than any one request can take.
+LEASE = timedelta(seconds=3 * TIMEOUT)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -21,10 +24,24 @@ def backoff(attempt: int) -> timedelta:
 
 
 def deliver(db: Database, delivery_id: int, client: httpx.Client | None = None) -> str:
-    """Returns the delivery's new status: delivered, pending (will retry) or failed."""
+    """Returns the delivery's new status: delivered, pending (will retry) or failed; or
+    `sending` when another worker holds it (several may be told to send the same one)."""
     with db.session() as session:
+        now = utcnow()
+        claimed = session.execute(
+            update(CallbackDelivery)
+            .where(
+                CallbackDelivery.id == delivery_id,
+                or_(
+                    CallbackDelivery.status == "pending",
+                    # the lease of a worker that died mid-request has run out
+                    (CallbackDelivery.status == "sending") & (CallbackDelivery.next_attempt_at <= now),
+                ),
+            )
+            .values(status="sending", next_attempt_at=now + LEASE)
+        ).rowcount
         delivery = session.get(CallbackDelivery, delivery_id)
-        if delivery is None or delivery.status != "pending":
+        if not claimed:
             return delivery.status if delivery else "missing"
         token = auth_token_of(session, delivery.account_sid)
         url, method, params = delivery.url, delivery.method, dict(delivery.params)
@@ -58,6 +75,7 @@ def deliver(db: Database, delivery_id: int, client: httpx.Client | None = None) 
         elif "not retried" in error or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = "failed"
         else:
+            delivery.status = "pending"
             delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
         if error is not None:
             CALLBACK_FAILURES.labels(final=str(delivery.status == "failed").lower()).inc()

@@ -50,7 +50,11 @@ def due_deliveries(db: Database) -> list[int]:
         return list(
             session.scalars(
                 select(CallbackDelivery.id)
-                .where(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at <= utcnow())
+                .where(
+                    # `sending` past its lease: the worker sending it died
+                    CallbackDelivery.status.in_(("pending", "sending")),
+                    CallbackDelivery.next_attempt_at <= utcnow(),
+                )
                 .order_by(CallbackDelivery.id)
             )
         )
