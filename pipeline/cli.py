@@ -12,6 +12,7 @@ from pathlib import Path
 
 import layouts
 from pipeline.compose.errors import ComposeError
+from pipeline.config import ConfigError
 from pipeline.media.manifest import ManifestError, load_manifest
 from pipeline.storage import StorageError
 
@@ -170,7 +171,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         dispatcher = DramatiqDispatcher()
     app = create_app(settings, db, public_url=public, dispatcher=dispatcher)
     workers = (
-        EmbeddedWorkers(db, app.state.services.storage).start() if settings.broker_url == "memory" else None
+        EmbeddedWorkers(db, app.state.services.storage, spool_dir=settings.data_dir / "spool").start()
+        if settings.broker_url == "memory"
+        else None
     )
     try:
         log.info("serving on %s (broker %s)", public, settings.broker_url.split("@")[-1])
@@ -210,6 +213,9 @@ def cmd_recorder(args: argparse.Namespace) -> int:
     token = mint(account.sid, key.sid, key.secret, "roomreel-recorder", args.room, 86400, recorder=True)
     storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
     recorder = RemoteRecorder(args.url, token, db, storage, settings.data_dir / "spool" / "recordings")
+    # What a recorder of this host left when it died (its journals are here and nobody writes them).
+    for sid, outcome in sorted(recorder.recorder.recover(journals_only=True).items()):
+        log.warning("recovered recording %s left by a previous recorder: %s", sid, outcome)
 
     async def run() -> dict[str, str]:
         stop = asyncio.Event()
@@ -472,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             raise UserError("give --layout, --audio-sources or both")
         return args.func(args)
-    except (layouts.LayoutError, ManifestError, ComposeError, StorageError, UserError) as exc:
+    except (layouts.LayoutError, ManifestError, ComposeError, StorageError, UserError, ConfigError) as exc:
         print(f"roomreel: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -6,6 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+RECORDERS = ("inprocess", "external")
+
+
+class ConfigError(ValueError):
+    """A ROOMREEL_* variable has a value roomreel cannot use; reported as one line at start-up."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,4 +46,13 @@ class Settings:
             secret_key=env.get("ROOMREEL_SECRET_KEY") or None,
             dev_tokens=env.get("ROOMREEL_DEV_TOKENS", "").lower() in ("1", "true", "yes"),
             recorder=env.get("ROOMREEL_RECORDER", "inprocess"),
-        )
+        )._checked()
+
+    def _checked(self) -> Settings:
+        if self.broker_url != "memory" and not self.broker_url.startswith(BROKER_SCHEMES):
+            raise ConfigError(
+                f"ROOMREEL_BROKER_URL must be memory, redis://... or amqp://..., not {self.broker_url!r}"
+            )
+        if self.recorder not in RECORDERS:
+            raise ConfigError(f"ROOMREEL_RECORDER must be inprocess or external, not {self.recorder!r}")
+        return self

@@ -69,7 +69,7 @@ class DemoServer:
         self.key = create_api_key(self.db, account.sid, "demo")
         self.app = create_app(self.settings, self.db, public_url=self.base, sfu_settings=SfuSettings())
         self.storage = self.app.state.services.storage
-        self.workers = EmbeddedWorkers(self.db, self.storage, interval=0.5)
+        self.workers = EmbeddedWorkers(self.db, self.storage, interval=0.5, spool_dir=directory / "spool")
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -31,7 +32,9 @@ def requeue_orphans(db: Database) -> int:
         return result.rowcount or 0
 
 
-def compose_pending(db: Database, storage: Storage, worker_id: str = "embedded") -> int:
+def compose_pending(
+    db: Database, storage: Storage, worker_id: str = "embedded", spool_dir: Path | None = None
+) -> int:
     """Run every composition that is ready, highest priority first; returns how many ran."""
     with db.session() as session:
         sids = session.scalars(
@@ -42,7 +45,7 @@ def compose_pending(db: Database, storage: Storage, worker_id: str = "embedded")
     ran = 0
     for sid in sids:
         try:
-            outcome = run_composition(db, storage, sid, worker_id)
+            outcome = run_composition(db, storage, sid, worker_id, spool_dir)
         except Exception as exc:  # one broken job must not stop the queue
             log.exception("composition %s failed", sid)
             _fail(db, sid, INTERNAL_FAILED, f"internal error: {type(exc).__name__}: {exc}")
@@ -60,9 +63,13 @@ def deliver_pending(db: Database) -> int:
 
 
 class EmbeddedWorkers:
-    def __init__(self, db: Database, storage: Storage, interval: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, storage: Storage, interval: float = 1.0, spool_dir: Path | None = None
+    ) -> None:
+        """`spool_dir` keeps rendered files until their upload verifies (ROOMREEL_DATA_DIR/spool)."""
         self.db = db
         self.storage = storage
+        self.spool_dir = spool_dir
         self.interval = interval
         self._stop = threading.Event()
         self._threads = [
@@ -77,7 +84,7 @@ class EmbeddedWorkers:
 
     def _compose(self) -> int:
         release_stale(self.db)  # a render thread that died mid-job stops heartbeating
-        return compose_pending(self.db, self.storage)
+        return compose_pending(self.db, self.storage, spool_dir=self.spool_dir)
 
     def _loop(self, step) -> None:
         while not self._stop.is_set():

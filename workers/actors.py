@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from pipeline.rooms import run_hooks as create_hook_compositions
 from .broker import make_broker
 from .context import context, worker_id
 
+log = logging.getLogger("roomreel.worker")
 broker = make_broker(Settings.from_env().broker_url)
 dramatiq.set_broker(broker)
 split_job.install()  # workers split long compositions (ROOMREEL_SPLIT_SECONDS, default 600)
@@ -132,6 +134,10 @@ def finalize_recording(recording_sid: str) -> None:
         room_sid = row.room_sid
         created = session.get(Room, room_sid).date_created.timestamp()
     recorder = Recorder(ctx.db, ctx.storage, ctx.settings.data_dir / "spool" / "recordings")
+    if not recorder.journal_path(room_sid, recording_sid).exists():
+        # Another host (the SFU's, or an external recorder's) holds the journal: not ours to fail.
+        log.warning("recording %s: no journal on this host, left for the host that has it", recording_sid)
+        return
     recorder.finish(recording_sid, room_sid, created)
 
 

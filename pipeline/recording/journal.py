@@ -7,6 +7,7 @@ for a clean stop and a crash alike, so crash recovery is exercised by every reco
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -39,6 +40,9 @@ class JournalWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         head = json.dumps(header).encode()
         self._file = open(path, "wb")  # noqa: SIM115  (closed by the writer thread)
+        # Held while the journal is written: another process on this host must not finish it.
+        # The kernel drops the lock when the writer dies, which is when recovery may start.
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._file.write(MAGIC + struct.pack("<I", len(head)) + head)
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -84,6 +88,20 @@ class JournalWriter:
 
 class JournalError(ValueError):
     pass
+
+
+def being_written(path: Path) -> bool:
+    """True while a live writer (of any process on this host) holds the journal."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
 
 
 def read_header(path: Path) -> dict[str, Any]:

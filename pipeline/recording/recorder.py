@@ -24,7 +24,7 @@ from pipeline.storage.external import customer_storage_for
 
 from . import recording_state
 from .finalize import finalize
-from .journal import JournalError, read_header
+from .journal import JournalError, being_written, read_header
 from .rules import TrackFacts, should_record
 from .track_recorder import TrackRecorder
 
@@ -113,10 +113,16 @@ class Recorder:
             session.get(RoomRow, room_sid).manifest_key = key
         return key
 
-    def recover(self) -> dict[str, str]:
-        """Finish every `processing` recording no live room owns (after a crash); SID -> outcome."""
+    def recover(self, journals_only: bool = False) -> dict[str, str]:
+        """Finish every `processing` recording no live recorder owns (after a crash); SID -> outcome.
+
+        With `journals_only` (an external recorder's host), recordings whose journal is not here
+        are left to their own host instead of failing for want of one."""
         outcomes = {}
         for sid, room_sid in recording_state.unfinished(self.db, self.live_recordings()):
+            journal = self.journal_path(room_sid, sid)
+            if being_written(journal) or (journals_only and not journal.exists()):
+                continue
             created = recording_state.room_created_at(self.db, room_sid)
             outcomes[sid] = self.finish_safely(sid, room_sid, created)
         return outcomes

@@ -34,7 +34,9 @@ def interrupted_rooms(db) -> list[str]:
 async def recover_after_restart(app) -> None:
     sfu, recorder = app.state.sfu, app.state.recorder
     rooms = await asyncio.to_thread(interrupted_rooms, sfu.db)
-    outcomes = await asyncio.to_thread(recorder.recover)
+    # External recorders (ROOMREEL_RECORDER=external) keep their journals on their own hosts.
+    inprocess = app.state.services.settings.recorder == "inprocess"
+    outcomes = await asyncio.to_thread(recorder.recover) if inprocess else {}
     if outcomes:
         log.warning("finished %d recordings left by the previous process: %s", len(outcomes), outcomes)
     for room_sid in rooms:
