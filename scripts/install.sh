@@ -10,7 +10,8 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
 # Debian's Chromium for the browser tests (tests/pipeline/sfu/test_chromium.py), which skip without it.
 # Playwright drives this binary: never `playwright install`, which downloads a browser build of its own.
-if [ ! -x /usr/bin/chromium ]; then
+# ROOMREEL_SKIP_BROWSER=1 (docker/Dockerfile): no browser, the image runs no browser tests.
+if [ "${ROOMREEL_SKIP_BROWSER:-0}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
   SUDO=""
   if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo -n"; fi
   if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } >/dev/null; then

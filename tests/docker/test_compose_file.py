@@ -1,0 +1,293 @@
+"""docker/compose.yaml, docker/.env.example and docker/Dockerfile agree with each other and with
+the code. No Docker engine is needed: the files are only read."""
+
+import re
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.db.engine import normalise_url
+from pipeline.sfu.rtc_adapter import parse_port_range
+from pipeline.storage.s3 import S3Storage
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+# Compose's interpolation: `$$` (a literal `$`), `${NAME}`, `${NAME:-default}`, `${NAME:?error}`, `$NAME`.
+TOKEN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+ROOMREEL_VARIABLE = re.compile(r"\bROOMREEL_[A-Z0-9_]+")
+ROOMREEL_IMAGES = ("api", "worker", "migrate")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    """The assignments of .env.example (commented-out examples are not assignments)."""
+    values = {}
+    for line in (DOCKER / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f"not NAME=value: {line!r}"
+            values[name.strip()] = value.strip()
+    return values
+
+
+def strings(node) -> list[str]:
+    """Every string value in a loaded YAML document: what Compose interpolates."""
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in strings(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def references(text: str) -> set[str]:
+    return {m.group(1) or m.group(4) for m in TOKEN.finditer(text) if m.group(0) != "$$"}
+
+
+def interpolate(node, env: dict[str, str]):
+    """`node` with the variables of `env` substituted, as Compose does."""
+    if isinstance(node, dict):
+        return {key: interpolate(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [interpolate(value, env) for value in node]
+    if not isinstance(node, str):
+        return node
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, kind, word = match.group(1) or match.group(4), match.group(2) or "", match.group(3)
+        value = env.get(name)
+        unset = value is None or (kind.startswith(":") and value == "")
+        if kind.endswith("?"):
+            assert not unset, f"{name} is required: {word}"
+        return word if unset and kind.endswith("-") else value or ""
+
+    return TOKEN.sub(one, node)
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of docker/Dockerfile, continuation lines joined, comments dropped."""
+    lines = [
+        line
+        for line in (DOCKER / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#")
+    ]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if len(line.split()) > 1 else "")
+        for line in joined.splitlines()
+        if line.strip()
+    ]
+
+
+def make_rules(text: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Makefile rules: target -> (prerequisites, recipe lines)."""
+    rules: dict[str, tuple[list[str], list[str]]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("\t") and current is not None:
+            rules[current][1].append(line.strip())
+        elif match := re.match(r"^([^\s:=#][^:=]*):(?!=)\s*(.*)$", line):
+            current = match.group(1).strip()
+            rules[current] = (match.group(2).split(), [])
+        elif line.strip() and not line.startswith("#"):
+            current = None
+    return rules
+
+
+def install_script_of_make() -> str:
+    """The script `make install` runs, found through the install target's prerequisites."""
+    rules = make_rules((ROOT / "Makefile").read_text(encoding="utf-8"))
+    pending, seen, scripts = ["install"], set(), []
+    while pending:
+        target = pending.pop()
+        if target in seen or target not in rules:
+            continue
+        seen.add(target)
+        prerequisites, recipe = rules[target]
+        scripts += [m.group(1) for line in recipe for m in re.finditer(r"\bbash\s+(\S+\.sh)\b", line)]
+        pending += prerequisites
+    assert len(scripts) == 1, scripts
+    return scripts[0]
+
+
+def variables_read_by_code() -> set[str]:
+    """ROOMREEL_* names that appear as string literals in pipeline/ and workers/."""
+    found = set()
+    for package in ("pipeline", "workers"):
+        for path in (ROOT / package).rglob("*.py"):
+            found |= set(re.findall(r"[\"'](ROOMREEL_[A-Z0-9_]+)[\"']", path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_services(compose):
+    services = compose["services"]
+    assert set(services) == {"api", "worker", "migrate", "redis", "postgres", "minio", "createbuckets"}
+    for name in ROOMREEL_IMAGES:
+        build = services[name]["build"]
+        assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKER / "Dockerfile"
+        assert services[name]["image"] == services["api"]["image"]
+    for name in ("redis", "postgres", "minio", "createbuckets"):
+        assert "build" not in services[name]
+        image = services[name]["image"]
+        assert ":" in image and not image.endswith(":latest"), f"{name} image not pinned: {image}"
+
+
+def test_api_serves_8080_and_media_on_the_udp_range(compose, env_example):
+    api = compose["services"]["api"]
+    assert api["command"] == ["serve", "--host", "0.0.0.0", "--port", "8080"]
+    # ICE binds and announces ROOMREEL_RTC_HOSTS itself, so the api shares the host's network:
+    # 8080/tcp and the UDP range are the host's own ports (published ports would be discarded).
+    assert api["network_mode"] == "host"
+    assert "ports" not in api
+    ports = parse_port_range(env_example["ROOMREEL_RTC_PORT_RANGE"])
+    assert ports is not None and len(ports) > 1
+    assert env_example["ROOMREEL_RTC_HOSTS"] and env_example["ROOMREEL_RTC_HOSTS"] != "127.0.0.1"
+    assert "api-data:/var/lib/roomreel" in api["volumes"]
+    assert any(str(p).split(":")[-2:] == ["9000", "9000"] for p in compose["services"]["minio"]["ports"])
+
+
+def test_worker_scales(compose):
+    worker = compose["services"]["worker"]
+    assert worker["command"][0] == "worker"
+    for key in ("container_name", "ports", "network_mode", "volumes"):
+        assert key not in worker, f"worker has {key}: `--scale worker=N` needs none"
+
+
+def test_services_wait_for_healthy_dependencies(compose):
+    services = compose["services"]
+    for name in ("api", "worker"):
+        depends = services[name]["depends_on"]
+        for dependency in ("redis", "postgres", "minio"):
+            assert depends[dependency]["condition"] == "service_healthy"
+            assert services[dependency]["healthcheck"]["test"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["createbuckets"]["condition"] == "service_completed_successfully"
+        assert services[name]["env_file"] == ".env"
+    assert services["migrate"]["command"] == ["db", "upgrade"]
+    assert services["migrate"]["restart"] == "no"
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert {"postgres-data", "minio-data", "api-data"} <= set(compose["volumes"])
+
+
+def test_roomreel_urls_use_the_real_formats(compose, env_example):
+    services = interpolate(compose["services"], env_example)
+    for name in ROOMREEL_IMAGES:
+        env = services[name]["environment"]
+        settings = Settings.from_env({**env_example, **env})  # refuses a broker URL it cannot use
+        assert settings.data_dir == Path("/var/lib/roomreel")
+        assert normalise_url(settings.database_url).startswith("postgresql+psycopg://roomreel:")
+        assert settings.broker_url.startswith("redis://:")
+        storage = S3Storage(settings.storage_url)  # pipeline/storage/s3.py's URL format
+        assert storage.bucket == env_example["MINIO_BUCKET"] and storage.prefix == ""
+        assert storage.endpoint_url == (
+            "http://minio:9000" if name != "api" else env_example["MINIO_PUBLIC_URL"]
+        )
+        assert env["AWS_ACCESS_KEY_ID"] == env_example["MINIO_ROOT_USER"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == env_example["MINIO_ROOT_PASSWORD"]
+    assert "@127.0.0.1:5432/" in services["api"]["environment"]["ROOMREEL_DATABASE_URL"]
+    assert "@postgres:5432/" in services["worker"]["environment"]["ROOMREEL_DATABASE_URL"]
+
+
+def test_every_compose_variable_is_in_env_example(compose, env_example):
+    used = {name for text in strings(compose) for name in references(text)}
+    assert {"POSTGRES_PASSWORD", "MINIO_PUBLIC_URL"} <= used
+    assert not used - set(env_example), f"not set in docker/.env.example: {sorted(used - set(env_example))}"
+
+
+def test_interpolation_follows_compose():
+    assert references('a ${A} ${B:-x} ${C:?set C} $D "$$E" $${F}') == {"A", "B", "C", "D"}
+    env = {"A": "1", "E": ""}
+    assert interpolate(["${A}-${B:-two}-${E:-three}-${E-four}-$$A"], env) == ["1-two-three--$A"]
+    with pytest.raises(AssertionError, match="B is required"):
+        interpolate("${B:?set B}", env)
+
+
+def test_roomreel_variables_are_read_by_the_code(compose):
+    read = variables_read_by_code()
+    assert {"ROOMREEL_DATABASE_URL", "ROOMREEL_RTC_PORT_RANGE"} <= read
+    example = set(ROOMREEL_VARIABLE.findall((DOCKER / ".env.example").read_text(encoding="utf-8")))
+    assert not example - read, f"not read by pipeline/ or workers/: {sorted(example - read)}"
+    in_compose = {name for s in compose["services"].values() for name in s.get("environment") or {}}
+    in_compose = {name for name in in_compose if name.startswith("ROOMREEL_")}
+    assert not in_compose - read, f"not read by pipeline/ or workers/: {sorted(in_compose - read)}"
+
+
+def test_dockerfile_installs_with_the_makefile_script():
+    script = install_script_of_make()
+    assert script == "scripts/install.sh"
+    instructions = dockerfile_instructions()
+    copies = [args for op, args in instructions if op == "COPY"]
+    assert any(args.split()[0] == script for args in copies), copies
+    runs = [args for op, args in instructions if op == "RUN" and f"bash {script}" in args]
+    assert len(runs) == 1, instructions
+    assert "PYTHON=" in runs[0] and "VENV=" in runs[0]
+
+
+def test_dockerfile_runs_as_a_user_with_a_healthcheck():
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim-bookworm")
+    users = [args for op, args in instructions if op == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    healthchecks = [args for op, args in instructions if op == "HEALTHCHECK"]
+    assert healthchecks and "NONE" not in healthchecks[-1].split()
+    exposed = [port for op, args in instructions if op == "EXPOSE" for port in args.split()]
+    assert "8080" in exposed or "8080/tcp" in exposed
+    assert ("ENTRYPOINT", '["roomreel"]') in instructions
+    assert ("CMD", '["serve", "--host", "0.0.0.0", "--port", "8080"]') in instructions
+    # What the install copies in must exist (the editable install keeps migrations/ beside the code).
+    for op, args in instructions:
+        if op == "COPY":
+            for source in args.split()[:-1]:
+                assert (ROOT / source).exists(), source
+
+
+def test_make_rules_follow_prerequisites():
+    text = "V := x\n$(S): a.toml\n\tV=1 bash tools/setup.sh\n\ttouch $(S)\ninstall: $(S)\n"
+    rules = make_rules(text)
+    assert rules["install"] == (["$(S)"], [])
+    assert rules["$(S)"][1] == ["V=1 bash tools/setup.sh", "touch $(S)"]
+    assert "V" not in rules
+
+
+class _Answer(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        self.send_response(200 if self.path == "/openapi.json" else 503)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _healthcheck(url: str) -> int:
+    command = [sys.executable, str(DOCKER / "healthcheck.py"), url]
+    return subprocess.run(command, capture_output=True, timeout=30).returncode
+
+
+def test_healthcheck_script():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert _healthcheck(f"{base}/openapi.json") == 0
+        assert _healthcheck(f"{base}/other") == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    assert _healthcheck(f"http://127.0.0.1:{closed}/openapi.json") == 1
