@@ -110,7 +110,7 @@ class Participant:
                     except ValueError as exc:
                         raise SignalingError(53404, f"publish: {exc}") from None
             await self.publisher.setLocalDescription(await self.publisher.createAnswer())
-            answer = self.publisher.localDescription.sdp
+            answer = rtc_adapter.announce(self.publisher.localDescription.sdp)
         published = []
         for name, item in wanted.items():
             track = self._start_track(name, item)
@@ -248,7 +248,7 @@ class Participant:
                 await self.send(
                     {
                         "type": "offer",
-                        "sdp": self.subscriber.localDescription.sdp,
+                        "sdp": rtc_adapter.announce(self.subscriber.localDescription.sdp),
                         "slots": slots,
                         "data": data,
                     }

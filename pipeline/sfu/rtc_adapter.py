@@ -31,6 +31,7 @@ _original_send_keyframe = RTCRtpSender._send_keyframe
 _original_sender_rtcp = RTCRtpSender._handle_rtcp_packet
 _original_request_received = aioice.ice.Connection.request_received
 _port_range: range | None = None
+_announced: dict[str, str] = {}  # bound address -> the address peers are told to use
 _next_port: itertools.cycle | None = None
 
 
@@ -134,6 +135,51 @@ def parse_port_range(text: str) -> range | None:
     if not 1 <= first <= last <= 65535:
         raise ValueError(f"a UDP port range looks like 50000-50199, not {text!r}")
     return range(first, last + 1)
+
+
+def parse_announce(text: str, hosts: Sequence[str]) -> dict[str, str]:
+    """ROOMREEL_RTC_ANNOUNCE: '203.0.113.7' (every bound host is announced as it) or
+    '10.0.0.5=203.0.113.7,...' (per bound host); '' announces the bound addresses themselves."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        bound, sep, public = item.partition("=")
+        pairs = [(bound.strip(), public.strip())] if sep else [(h, item) for h in hosts]
+        for host, address in pairs:
+            try:
+                ipaddress.ip_address(host)
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"ROOMREEL_RTC_ANNOUNCE takes IP addresses (203.0.113.7 or 10.0.0.5=203.0.113.7), not {item!r}"
+                ) from None
+            mapping[host] = address
+    return mapping
+
+
+def set_announced(mapping: dict[str, str]) -> None:
+    _announced.clear()
+    _announced.update(mapping)
+
+
+def announce(sdp: str) -> str:
+    """Our SDP with each bound address replaced by the one peers reach it at (1:1 NAT, a
+    container bound to 0.0.0.0 behind published ports)."""
+    if not _announced:
+        return sdp
+    lines = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("a=candidate:"):
+            fields = line.split(" ")
+            if len(fields) > 5 and fields[4] in _announced:
+                fields[4] = _announced[fields[4]]
+                line = " ".join(fields)
+        elif line.startswith("c=IN IP"):
+            fields = line.split(" ")
+            if len(fields) == 3 and fields[2] in _announced:
+                fields[2] = _announced[fields[2]]
+                line = " ".join(fields)
+        lines.append(line)
+    return "\r\n".join(lines)
 
 
 def install(hosts: Sequence[str] | None = None, ports: range | None = None) -> None:

@@ -39,6 +39,9 @@ class SfuSettings:
     # UDP ports ICE binds (ROOMREEL_RTC_PORT_RANGE=50000-50199), for a firewall that opens a range;
     # None is any ephemeral port. Every peer connection of the process binds inside it.
     ports: range | None = None
+    # Bound address -> the address peers reach it at (ROOMREEL_RTC_ANNOUNCE), for 1:1 NAT or a
+    # container bound to 0.0.0.0 behind published ports; empty announces the bound addresses.
+    announce: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
@@ -49,6 +52,7 @@ class SfuSettings:
             timeout_unit=float(env.get("ROOMREEL_ROOM_TIMEOUT_UNIT", "60")),
             max_video_bitrate=int(env.get("ROOMREEL_MAX_VIDEO_BITRATE", "0")),
             ports=rtc_adapter.parse_port_range(env.get("ROOMREEL_RTC_PORT_RANGE", "")),
+            announce=rtc_adapter.parse_announce(env.get("ROOMREEL_RTC_ANNOUNCE", ""), hosts),
         )
 
 
@@ -68,6 +72,7 @@ class Sfu:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-db")
         self._opening: dict[str, asyncio.Lock] = {}
         rtc_adapter.install(self.settings.hosts, self.settings.ports)
+        rtc_adapter.set_announced(self.settings.announce)
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)

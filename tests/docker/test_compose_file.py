@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.db.engine import normalise_url
+from pipeline.sfu import SfuSettings
 from pipeline.sfu.rtc_adapter import parse_port_range
 from pipeline.storage.s3 import S3Storage
 
@@ -149,13 +150,19 @@ def test_services(compose):
 def test_api_serves_8080_and_media_on_the_udp_range(compose, env_example):
     api = compose["services"]["api"]
     assert api["command"] == ["serve", "--host", "0.0.0.0", "--port", "8080"]
-    # ICE binds and announces ROOMREEL_RTC_HOSTS itself, so the api shares the host's network:
-    # 8080/tcp and the UDP range are the host's own ports (published ports would be discarded).
-    assert api["network_mode"] == "host"
-    assert "ports" not in api
+    # ICE binds 0.0.0.0 inside the port range and announces the host's address; the same UDP
+    # range is published 1:1, so the announced ports are the ones that reach the container.
+    assert "network_mode" not in api
+    published = interpolate(api["ports"], env_example)
+    assert "8080:8080" in published
     ports = parse_port_range(env_example["ROOMREEL_RTC_PORT_RANGE"])
     assert ports is not None and len(ports) > 1
-    assert env_example["ROOMREEL_RTC_HOSTS"] and env_example["ROOMREEL_RTC_HOSTS"] != "127.0.0.1"
+    udp = f"{ports.start}-{ports.stop - 1}"
+    assert f"{udp}:{udp}/udp" in published
+    env = interpolate(api["environment"], env_example)
+    assert env["ROOMREEL_RTC_HOSTS"] == "0.0.0.0"
+    settings = SfuSettings.from_env({**env_example, **env})
+    assert settings.ports == ports and settings.announce == {"0.0.0.0": env_example["ROOMREEL_RTC_ANNOUNCE"]}
     assert "api-data:/var/lib/roomreel" in api["volumes"]
     assert any(str(p).split(":")[-2:] == ["9000", "9000"] for p in compose["services"]["minio"]["ports"])
 
@@ -198,7 +205,7 @@ def test_roomreel_urls_use_the_real_formats(compose, env_example):
         )
         assert env["AWS_ACCESS_KEY_ID"] == env_example["MINIO_ROOT_USER"]
         assert env["AWS_SECRET_ACCESS_KEY"] == env_example["MINIO_ROOT_PASSWORD"]
-    assert "@127.0.0.1:5432/" in services["api"]["environment"]["ROOMREEL_DATABASE_URL"]
+    assert "@postgres:5432/" in services["api"]["environment"]["ROOMREEL_DATABASE_URL"]
     assert "@postgres:5432/" in services["worker"]["environment"]["ROOMREEL_DATABASE_URL"]
 
 

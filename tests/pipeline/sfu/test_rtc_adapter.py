@@ -44,6 +44,17 @@ def test_port_ranges_parse(text, expected):
     assert rtc_adapter.parse_port_range(text) == expected
 
 
+def test_announced_addresses_parse():
+    assert rtc_adapter.parse_announce("", ["0.0.0.0"]) == {}
+    assert rtc_adapter.parse_announce("203.0.113.7", ["0.0.0.0"]) == {"0.0.0.0": "203.0.113.7"}
+    assert rtc_adapter.parse_announce("10.0.0.5=203.0.113.7, 10.0.0.6=203.0.113.8", []) == {
+        "10.0.0.5": "203.0.113.7",
+        "10.0.0.6": "203.0.113.8",
+    }
+    with pytest.raises(ValueError, match="ROOMREEL_RTC_ANNOUNCE"):
+        rtc_adapter.parse_announce("example.com", ["0.0.0.0"])
+
+
 @pytest.mark.parametrize("text", ["50010-50000", "0-10", "a-b", "1-70000"])
 def test_a_bad_port_range_is_a_clear_error(text):
     with pytest.raises(ValueError, match="50000-50199"):
@@ -94,3 +105,32 @@ def test_media_flows_through_ports_inside_the_configured_range(tmp_path):
         assert bound <= set(ports), f"ports outside {ports}: {sorted(bound - set(ports))}"
     finally:
         server.stop()
+
+
+def test_a_server_bound_to_every_address_announces_the_configured_one(tmp_path):
+    # A container binds 0.0.0.0 behind published ports and announces the host's address; here
+    # the announced address is loopback, so every packet still stays on 127.0.0.1.
+    server = ServeProcess.prepare(tmp_path)
+    server.env.update({"ROOMREEL_RTC_HOSTS": "0.0.0.0", "ROOMREEL_RTC_ANNOUNCE": "127.0.0.1"})
+    server.start()
+    try:
+
+        async def scenario() -> tuple[list[str], int]:
+            alice = await RoomClient(server.base, server.token("alice", "announced")).connect()
+            bob = await RoomClient(server.base, server.token("bob", "announced"), decode=False).connect()
+            await publish_av(alice, (30, 30, 200))
+            await bob.wait_until(lambda: sum(t.frames for t in bob.tracks_of("alice")) > 20, 15)
+            frames = sum(t.frames for t in bob.tracks_of("alice"))
+            sdps = [m["sdp"] for c in (alice, bob) for m in c.messages if "sdp" in m]
+            await leave_all(alice, bob)
+            return sdps, frames
+
+        sdps, frames = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert frames > 20
+    candidates = [line for sdp in sdps for line in sdp.splitlines() if line.startswith("a=candidate:")]
+    assert candidates and all(line.split(" ")[4] == "127.0.0.1" for line in candidates), candidates
+    # (o= and a=rtcp:9 carry 0.0.0.0 as the usual placeholders, which say nothing about addresses.)
+    connections = {line for sdp in sdps for line in sdp.splitlines() if line.startswith("c=")}
+    assert connections == {"c=IN IP4 127.0.0.1"}, connections
