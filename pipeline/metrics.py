@@ -34,7 +34,25 @@ CALLBACK_FAILURES = Counter(
 RECORDER_FRAMES = Counter("roomreel_recorder_frames_written", "Encoded frames journaled", ["kind"])
 RECORDER_BYTES = Counter("roomreel_recorder_bytes_written", "Encoded media bytes journaled", ["kind"])
 
+LOOP_LAG = Histogram(
+    "roomreel_event_loop_lag_seconds",
+    "How late a 100 ms timer fires on the API/SFU event loop (media forwarding waits as long)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+LOOP_TICK = 0.1
+
 PRIORITY_NAMES = {0: "api", 1: "hook", 2: "batch"}
+
+
+async def watch_event_loop() -> None:
+    """Observe the loop's lateness every tick, until cancelled."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_TICK
+        await asyncio.sleep(LOOP_TICK)
+        LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
 class DatabaseCollector(Collector):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from fastapi import FastAPI
@@ -12,7 +13,7 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
-from pipeline.metrics import api_registry, live_registry
+from pipeline.metrics import api_registry, live_registry, watch_event_loop
 from pipeline.recording.recorder import Recorder
 from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
@@ -72,6 +73,15 @@ def create_app(
         await recover_after_restart(app)
 
     app.router.on_startup.append(recover)
+
+    async def watch_loop() -> None:
+        app.state.loop_watch = asyncio.ensure_future(watch_event_loop())
+
+    async def stop_watching() -> None:
+        app.state.loop_watch.cancel()
+
+    app.router.on_startup.append(watch_loop)
+    app.router.on_shutdown.append(stop_watching)
     app.state.dev_tokens = config.dev_tokens
     app.router.on_shutdown.append(app.state.sfu.close)
     app.add_exception_handler(ApiError, api_error_handler)

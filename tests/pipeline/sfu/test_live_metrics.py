@@ -26,3 +26,13 @@ def test_live_gauges_count_rooms_participants_and_forwarded_streams(live):
     assert value(during, "roomreel_live_rooms") >= 1
     assert value(during, "roomreel_live_participants") >= 3
     assert value(during, "roomreel_forwarded_streams") >= 4  # alice's audio and video to bob and carol
+
+
+def test_the_event_loop_lag_is_observed_every_tenth_of_a_second(live):
+    before = scrape(f"{live.base}/metrics")
+    asyncio.run(asyncio.sleep(0.6))
+    after = scrape(f"{live.base}/metrics")
+    ticks = value(after, "roomreel_event_loop_lag_seconds_count") - value(
+        before, "roomreel_event_loop_lag_seconds_count"
+    )
+    assert 3 <= ticks <= 8
