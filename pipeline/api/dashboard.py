@@ -34,7 +34,7 @@ from pipeline.rooms import manifest_data
 from . import render
 from .composition_spec import read_spec
 from .context import call, in_session
-from .errors import invalid, not_found
+from .errors import ApiError, invalid, not_found
 from .pages import STATIC
 
 router = APIRouter(include_in_schema=False)
@@ -43,10 +43,28 @@ PREVIEW = {"RoomSid", "VideoLayout", "Resolution", "AudioSources", "AudioSources
 
 
 @router.get("/dashboard")
-async def dashboard_page() -> FileResponse:
-    return FileResponse(
-        STATIC / "dashboard.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
-    )
+async def dashboard_page(request: Request) -> Response:
+    """Behind the API's Basic auth: without valid credentials the answer is a 401 challenge, so
+    a browser asks for the account SID and token (or API key) and then sends them with the
+    page's own requests. Its body is the page itself, whose sign-in form a browser shows when
+    the prompt is dismissed."""
+    page = (STATIC / "dashboard.html").read_bytes()
+    try:
+        await call(request)
+    except ApiError as exc:
+        if exc.status != 401:
+            raise
+        challenge = {"WWW-Authenticate": 'Basic realm="roomreel"', "Cache-Control": "no-store"}
+        return Response(page, status_code=401, media_type="text/html", headers=challenge)
+    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dashboard/signin")
+async def signin_page() -> Response:
+    """The same page without the challenge: its form signs in with any account or API key
+    (kept for the tab's session), for browsers that will not show the 401 page's form."""
+    page = (STATIC / "dashboard.html").read_bytes()
+    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/dashboard/api/overview")
@@ -67,6 +85,7 @@ async def overview(request: Request) -> JSONResponse:
         people = session.scalars(select(Participant).where(Participant.room_sid.in_(room_sids))).all()
         tracks = session.scalars(select(PublishedTrack).where(PublishedTrack.room_sid.in_(room_sids))).all()
         return {
+            "account_sid": c.account.sid,
             "rooms": [
                 {
                     **render.room(r, c.base),

@@ -6,11 +6,14 @@ let auth = sessionStorage.getItem("roomreel.auth");
 let timer = null;
 const firstSeen = {}; // composition SID -> [time, progress] when this page first saw it rendering
 
+// auth: "Basic" credentials typed into the form; BROWSER: the browser's own (it asked for them
+// when the page answered 401) and adds them to these same-origin requests itself.
+const BROWSER = "browser";
+
 async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { Authorization: "Basic " + auth, "X-Roomreel-Client": "dashboard", ...(options.headers || {}) },
-  });
+  const headers = { "X-Roomreel-Client": "dashboard", ...(options.headers || {}) };
+  if (auth && auth !== BROWSER) headers.Authorization = "Basic " + auth;
+  const response = await fetch(path, { ...options, headers });
   if (!response.ok) {
     let message = `HTTP ${response.status}`;
     try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
@@ -155,6 +158,7 @@ function renderPresets(presets) {
 async function refresh() {
   try {
     const data = await (await api("/dashboard/api/overview")).json();
+    $("who").textContent = data.account_sid;
     renderPresets(data.presets);
     renderRooms(data.rooms);
     renderCompositions(data.compositions);
@@ -214,9 +218,10 @@ function signOut(message) {
 async function signIn(credentials, user) {
   auth = credentials;
   await api("/dashboard/api/overview");
-  sessionStorage.setItem("roomreel.auth", credentials);
-  $("login").hidden = true; $("app").hidden = false; $("signout").hidden = false;
-  $("who").textContent = user || atob(credentials).split(":")[0];
+  if (credentials !== BROWSER) sessionStorage.setItem("roomreel.auth", credentials);
+  $("login").hidden = true; $("app").hidden = false;
+  $("signout").hidden = credentials === BROWSER; // the browser keeps its credentials until it closes
+  $("who").textContent = user || (credentials === BROWSER ? "" : atob(credentials).split(":")[0]);
   await refresh();
   timer = setInterval(refresh, 2000);
 }
@@ -235,3 +240,4 @@ $("compose").addEventListener("submit", createComposition);
 $("preview-button").onclick = preview;
 $("compose-preset").onchange = () => { $("custom-box").hidden = $("compose-preset").value !== "custom"; };
 if (auth) signIn(auth).catch(() => signOut());
+else signIn(BROWSER).catch(() => signOut());

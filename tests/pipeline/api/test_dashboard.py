@@ -41,7 +41,12 @@ def dashboard_server(tmp_path, room):
 
 def test_the_dashboard_needs_credentials(dashboard_server):
     server, _ = dashboard_server
-    assert httpx.get(f"{server.base}/dashboard").status_code == 200  # the page itself holds no data
+    challenged = httpx.get(f"{server.base}/dashboard")
+    assert challenged.status_code == 401 and challenged.headers["www-authenticate"].startswith("Basic")
+    assert 'id="login"' in challenged.text  # shown when the browser's prompt is dismissed
+    assert (
+        httpx.get(f"{server.base}/dashboard", auth=(server.account_sid, server.auth_token)).status_code == 200
+    )
     refused = httpx.get(f"{server.base}/dashboard/api/overview")
     assert refused.status_code == 401 and refused.json()["code"] == 20003
     wrong = httpx.get(f"{server.base}/dashboard/api/overview", auth=(server.account_sid, "nope"))
@@ -56,7 +61,7 @@ def test_compose_from_a_preset_and_play_it(dashboard_server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{server.base}/dashboard")
+            page.goto(f"{server.base}/dashboard/signin")
 
             page.fill("#user", server.account_sid)
             page.fill("#password", "not-the-token")
@@ -104,3 +109,20 @@ def test_compose_from_a_preset_and_play_it(dashboard_server, tmp_path):
     composition = server.client().video.v1.compositions(sid).fetch()
     assert composition.status == "completed" and composition.format == "webm"
     assert composition.resolution == "1280x720"
+
+
+def test_the_browsers_own_basic_credentials_sign_in(dashboard_server):
+    server, room_sid = dashboard_server
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            context = browser.new_context(
+                http_credentials={"username": server.account_sid, "password": server.auth_token}
+            )
+            page = context.new_page()
+            page.goto(f"{server.base}/dashboard")
+            sync_api.expect(page.locator(f"#rooms tr[data-sid='{room_sid}']")).to_contain_text("completed")
+            sync_api.expect(page.locator("#who")).to_have_text(server.account_sid)
+            assert page.locator("#login").is_hidden()
+        finally:
+            browser.close()
