@@ -83,6 +83,7 @@ def configure(fmt: str | None = None, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("ROOMREEL_LOG_LEVEL") or "INFO").upper())
+    logging.captureWarnings(True)  # a library's warning is a log line too, in the same format
     # aiortc and aioice are chatty at INFO (every ICE state change of every peer connection).
     for noisy in ("aiortc", "aioice"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

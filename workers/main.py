@@ -36,12 +36,14 @@ def run(
         [
             sys.executable,
             "-m",
-            "dramatiq",
+            "workers.dramatiq_entry",
             "workers.actors",
             "--processes",
             str(processes),
             "--threads",
             str(threads),
+            # JSON logs: roomreel's handlers, not dramatiq's text format, in every process
+            *(["--skip-logging"] if os.environ.get("ROOMREEL_LOG_FORMAT", "").lower() == "json" else []),
         ],
         env=env,
     )

@@ -195,9 +195,9 @@ def _run_composition(
         return Outcome("skipped", "claimed by another worker")
     with db.session() as session:
         composition = session.get(Composition, sid)
-    log.info("composition started on %s (attempt %d)", worker_id, composition.attempts)
     try:
         with log_context(room_sid=composition.room_sid):
+            log.info("composition started on %s (attempt %d)", worker_id, composition.attempts)
             return _attempt(db, storage, composition, worker_id, spool_dir)
     except (StorageError, OSError, SQLAlchemyError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -52,13 +52,13 @@ class Stack:
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str, env: dict[str, str] | None = None, stderr=None) -> subprocess.Popen:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             start_new_session=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr or subprocess.DEVNULL,
         )
         self.procs.append(proc)
         return proc
