@@ -34,6 +34,8 @@ def test_the_private_hooks_still_exist():
         "protocol",
     ]
     assert "asyncio.get_running_loop()" in inspect.getsource(aioice.ice.Connection.get_component_candidates)
+    assert inspect.iscoroutinefunction(rtc_adapter._original_send_rtp)
+    assert list(inspect.signature(rtc_adapter._original_send_rtp).parameters) == ["self", "data"]
 
 
 @pytest.mark.parametrize(
