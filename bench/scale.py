@@ -1,85 +1,41 @@
-"""Split rendering speed-up: one long 4-participant room with 1, 2 and 4 processes.
+"""The job pipeline's benchmark: one long 4-participant room composed by 1, 2 and 4 real
+`roomreel worker` processes on Redis with split rendering (bench/scale_workers.py: wall time,
+realtime factor and speed-up against one worker), then the per-job overhead from enqueue to
+start on Redis (bench/overhead.py: median and p90 over tiny jobs).
 
-    python bench/scale.py [--minutes 20] [--window 120] [--keep DIR]
+    python bench/scale.py [--minutes 20] [--window 120] [--workers 1,2,4] [--jobs 20]
 
-Prints the single-pass time, each split time and the speed-up against the single pass.
+bench/scale_pool.py renders the same windows on a local process pool instead (no queue).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
+import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import layouts  # noqa: E402
-from pipeline.compose import render  # noqa: E402
-from pipeline.compose.split import render_split  # noqa: E402
-from pipeline.media.manifest import load_manifest  # noqa: E402
-from pipeline.media.synthetic import COLORS, Participant, make_room  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument("--window", type=float, default=120.0, help="seconds per split window")
-    parser.add_argument("--keep", help="keep the room and outputs here")
+    parser.add_argument("--minutes", default="20")
+    parser.add_argument("--window", default="120", help="seconds of media per split job")
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--jobs", default="20", help="tiny jobs for the overhead measurement")
     args = parser.parse_args()
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="roomreel-scale-"))
-    room = work / "room"
-    seconds = args.minutes * 60
-    try:
-        if not (room / "room.json").exists():
-            print(f"building a 4 x {seconds:.0f} s 640x480 room ...", flush=True)
-            make_room(
-                room,
-                [
-                    Participant(
-                        f"p{i}",
-                        COLORS[i],
-                        0.0,
-                        seconds,
-                        tone_hz=300 + 100 * i,
-                        size=(640, 480),
-                        textured=True,
-                    )
-                    for i in range(4)
-                ],
-                fps=15,
-            )
-        manifest = load_manifest(room)
-        plan = layouts.plan_for_manifest(
-            json.loads((room / "room.json").read_text()), "grid", "1280x720", ["*"]
-        )
-        started = time.monotonic()
-        render(manifest, plan, work / "single.mp4")
-        single = time.monotonic() - started
-        print(f"media {seconds:.0f} s; single pass {single:.1f} s ({seconds / single:.2f}x realtime)")
-        for processes in (1, 2, 4):
-            started = time.monotonic()
-            render_split(
-                manifest,
-                plan,
-                work / f"split-{processes}.mp4",
-                window_seconds=args.window,
-                processes=processes,
-            )
-            took = time.monotonic() - started
-            print(
-                f"split, {processes} process(es): {took:.1f} s  speed-up vs single pass {single / took:.2f}x"
-            )
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    print("== split rendering on real workers", flush=True)
+    scaled = subprocess.run(
+        [sys.executable, str(HERE / "scale_workers.py"), "--minutes", args.minutes,
+         "--window", args.window, "--workers", args.workers],
+    )  # fmt: skip
+    print("== per-job overhead on Redis (enqueue -> start)", flush=True)
+    overhead = subprocess.run([sys.executable, str(HERE / "overhead.py"), "--jobs", args.jobs])
+    return scaled.returncode or overhead.returncode
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
