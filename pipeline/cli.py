@@ -465,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.logs import configure
 
     try:
-        configure(level=None if args.command in SERVICES else os.environ.get("ROOMREEL_LOG_LEVEL", "WARNING"))
+        configure(default_level="INFO" if args.command in SERVICES else "WARNING")
     except ValueError as exc:
         print(f"roomreel: error: {exc}", file=sys.stderr)
         return 2

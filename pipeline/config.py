@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+AMQP_SCHEMES = ("amqp://", "amqps://")
+BROKER_SCHEMES = REDIS_SCHEMES + AMQP_SCHEMES
 RECORDERS = ("inprocess", "external")
 
 

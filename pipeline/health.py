@@ -12,7 +12,7 @@ from tempfile import TemporaryDirectory
 import httpx
 from sqlalchemy import func, select
 
-from pipeline.config import Settings
+from pipeline.config import REDIS_SCHEMES, Settings
 from pipeline.db import Database
 
 # dramatiq's Redis broker drops a worker whose heartbeat is older than this (ms).
@@ -35,20 +35,16 @@ def _timed(part: str, probe) -> Check:
     return Check(part, True, f"{detail} ({(time.monotonic() - started) * 1000:.0f} ms)")
 
 
-def check_database(settings: Settings) -> Check:
+def check_database(settings: Settings, db: Database) -> Check:
     def probe() -> str:
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
         from pipeline.db.migrate import alembic_config
 
-        db = Database(settings.database_url)
-        try:
-            with db.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-            head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
-        finally:
-            db.engine.dispose()
+        with db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
         if current != head:
             raise RuntimeError(f"schema at {current}, code expects {head}: run `roomreel db upgrade`")
         return f"{settings.database_url.split('@')[-1].split('?')[0]} at {head}"
@@ -85,7 +81,7 @@ def check_broker(settings: Settings) -> tuple[Check, Check]:
             Check("broker", True, "in-process (embedded defaults)"),
             Check("workers", True, "embedded in `roomreel serve`"),
         )
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         import redis
 
         def ping() -> str:
@@ -101,42 +97,37 @@ def check_broker(settings: Settings) -> tuple[Check, Check]:
         now = int(time.time() * 1000)
         alive = client.zcount("dramatiq:__heartbeats__", now - WORKER_HEARTBEAT_MS, "+inf")
         return broker, Check("workers", alive > 0, f"{alive} worker processes heartbeating")
-    if url.startswith(("amqp://", "amqps://")):
-        import pika
+    # Settings admit no other scheme: this is RabbitMQ.
+    import pika
 
-        def consumers() -> tuple[str, int]:
-            connection = pika.BlockingConnection(pika.URLParameters(url))
-            try:
-                channel = connection.channel()
-                declared = channel.queue_declare("compose", passive=True)
-                return url.split("@")[-1], declared.method.consumer_count
-            finally:
-                connection.close()
-
+    def consumers() -> tuple[str, int]:
+        connection = pika.BlockingConnection(pika.URLParameters(url))
         try:
-            where, count = consumers()
-        except Exception as exc:
-            return Check("broker", False, f"{type(exc).__name__}: {exc}"), Check("workers", False, "unknown")
-        return Check("broker", True, where), Check("workers", count > 0, f"{count} consumers on compose")
-    return Check("broker", False, f"unsupported ROOMREEL_BROKER_URL {url!r}"), Check("workers", False, "")
+            channel = connection.channel()
+            declared = channel.queue_declare("compose", passive=True)
+            return url.split("@")[-1], declared.method.consumer_count
+        finally:
+            connection.close()
+
+    try:
+        where, count = consumers()
+    except Exception as exc:
+        return Check("broker", False, f"{type(exc).__name__}: {exc}"), Check("workers", False, "unknown")
+    return Check("broker", True, where), Check("workers", count > 0, f"{count} consumers on compose")
 
 
-def check_queue(settings: Settings, stale_after: timedelta = timedelta(seconds=60)) -> Check:
+def check_queue(db: Database, stale_after: timedelta = timedelta(seconds=60)) -> Check:
     def probe() -> str:
         from pipeline.db.models import Composition, Recording, utcnow
 
-        db = Database(settings.database_url)
-        try:
-            with db.session() as session:
-                count = lambda *where: session.scalar(select(func.count()).where(*where)) or 0  # noqa: E731
-                enqueued = count(Composition.status == "enqueued")
-                processing = count(Composition.status == "processing")
-                stale = count(
-                    Composition.status == "processing", Composition.heartbeat_at < utcnow() - stale_after
-                )
-                recording = count(Recording.status == "processing")
-        finally:
-            db.engine.dispose()
+        with db.session() as session:
+            count = lambda *where: session.scalar(select(func.count()).where(*where)) or 0  # noqa: E731
+            enqueued = count(Composition.status == "enqueued")
+            processing = count(Composition.status == "processing")
+            stale = count(
+                Composition.status == "processing", Composition.heartbeat_at < utcnow() - stale_after
+            )
+            recording = count(Recording.status == "processing")
         if stale:
             raise RuntimeError(f"{stale} compositions stopped heartbeating (is a worker running?)")
         return f"{enqueued} enqueued, {processing} processing, {recording} recordings processing"
@@ -157,10 +148,14 @@ def check_api(settings: Settings) -> Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    return [
-        check_database(settings),
-        check_api(settings),
-        *check_broker(settings),
-        check_queue(settings),
-        check_storage(settings),
-    ]
+    db = Database(settings.database_url)  # one engine for the schema and the queue checks
+    try:
+        return [
+            check_database(settings, db),
+            check_api(settings),
+            *check_broker(settings),
+            check_queue(db),
+            check_storage(settings),
+        ]
+    finally:
+        db.engine.dispose()

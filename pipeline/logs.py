@@ -21,10 +21,14 @@ SID_FIELDS = {"RM": "room_sid", "PA": "participant_sid", "RT": "recording_sid", 
 _SID = re.compile(r"\b(RM|PA|RT|CJ)[0-9a-f]{32}\b")
 
 
+def _with(sids: dict[str, str | None]) -> dict[str, str]:
+    return {**(_context.get() or {}), **{k: v for k, v in sids.items() if v}}
+
+
 @contextmanager
 def log_context(**sids: str | None) -> Iterator[None]:
     """Every line logged inside (including tasks started inside) names these SIDs."""
-    token = _context.set({**(_context.get() or {}), **{k: v for k, v in sids.items() if v}})
+    token = _context.set(_with(sids))
     try:
         yield
     finally:
@@ -33,7 +37,7 @@ def log_context(**sids: str | None) -> Iterator[None]:
 
 def bind(**sids: str | None) -> None:
     """Add SIDs to the current context for the rest of this task (a signaling session)."""
-    _context.set({**(_context.get() or {}), **{k: v for k, v in sids.items() if v}})
+    _context.set(_with(sids))
 
 
 def sids_of(record: logging.LogRecord) -> dict[str, str]:
@@ -71,8 +75,9 @@ class TextFormatter(logging.Formatter):
         return text + "".join(f" {k}={v}" for k, v in extra.items())
 
 
-def configure(fmt: str | None = None, level: str | None = None) -> None:
-    """Send roomreel's logs to stderr in `fmt` (text|json) at `level` (default INFO)."""
+def configure(fmt: str | None = None, level: str | None = None, default_level: str = "INFO") -> None:
+    """Send roomreel's logs to stderr in `fmt` (text|json) at `level`, else ROOMREEL_LOG_LEVEL,
+    else `default_level`."""
     fmt = (fmt or os.environ.get("ROOMREEL_LOG_FORMAT") or "text").lower()
     if fmt not in ("text", "json"):
         raise ValueError(f"ROOMREEL_LOG_FORMAT is text or json, not {fmt!r}")
@@ -82,7 +87,7 @@ def configure(fmt: str | None = None, level: str | None = None) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel((level or os.environ.get("ROOMREEL_LOG_LEVEL") or "INFO").upper())
+    root.setLevel((level or os.environ.get("ROOMREEL_LOG_LEVEL") or default_level).upper())
     logging.captureWarnings(True)  # a library's warning is a log line too, in the same format
     # aiortc and aioice are chatty at INFO (every ICE state change of every peer connection).
     for noisy in ("aiortc", "aioice"):

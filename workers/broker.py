@@ -5,15 +5,17 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from pipeline.config import AMQP_SCHEMES, REDIS_SCHEMES
+
 
 def make_broker(url: str) -> dramatiq.Broker:
     if url == "memory":
         return StubBroker()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         from dramatiq.brokers.redis import RedisBroker
 
         return RedisBroker(url=url)
-    if url.startswith(("amqp://", "amqps://")):
+    if url.startswith(AMQP_SCHEMES):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(url=url)

@@ -48,23 +48,29 @@ async def dashboard_page(request: Request) -> Response:
     a browser asks for the account SID and token (or API key) and then sends them with the
     page's own requests. Its body is the page itself, whose sign-in form a browser shows when
     the prompt is dismissed."""
-    page = (STATIC / "dashboard.html").read_bytes()
     try:
         await call(request)
     except ApiError as exc:
         if exc.status != 401:
             raise
-        challenge = {"WWW-Authenticate": 'Basic realm="roomreel"', "Cache-Control": "no-store"}
-        return Response(page, status_code=401, media_type="text/html", headers=challenge)
-    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+        return _page(401, {"WWW-Authenticate": 'Basic realm="roomreel"'})
+    return _page()
 
 
 @router.get("/dashboard/signin")
 async def signin_page() -> Response:
     """The same page without the challenge: its form signs in with any account or API key
     (kept for the tab's session), for browsers that will not show the 401 page's form."""
-    page = (STATIC / "dashboard.html").read_bytes()
-    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return _page()
+
+
+def _page(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        (STATIC / "dashboard.html").read_bytes(),
+        status_code=status,
+        media_type="text/html",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 @router.get("/dashboard/api/overview")
@@ -170,10 +176,10 @@ async def thumbnail(request: Request, sid: str) -> FileResponse:
 
     def find(session) -> tuple[str, float]:
         row = session.get(Composition, sid)
-        if row is None or row.account_sid != c.account.sid or row.status != "completed" or not row.media_key:
+        mine = row is not None and row.account_sid == c.account.sid
+        # A file in the customer's own bucket is not ours to read.
+        if not mine or row.status != "completed" or not row.media_key or row.media_external_location:
             raise not_found(f"/Compositions/{sid}/thumbnail")
-        if row.media_external_location:
-            raise not_found(f"/Compositions/{sid}/thumbnail")  # in the customer's bucket, not ours
         return row.media_key, row.duration
 
     key, duration = await in_session(c, find)

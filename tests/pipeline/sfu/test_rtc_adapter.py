@@ -84,52 +84,51 @@ def _udp_free(port: int) -> bool:
     return True
 
 
-def test_media_flows_through_ports_inside_the_configured_range(tmp_path):
-    ports = _udp_range(20)
+def _alice_to_bob(tmp_path, env: dict[str, str], observe):
+    """Start `roomreel serve` with `env`, send alice's video to bob until 20 frames arrived, and
+    return (frames, observe(server, alice, bob)) taken while media flows."""
     server = ServeProcess.prepare(tmp_path)
-    server.env["ROOMREEL_RTC_PORT_RANGE"] = f"{ports.start}-{ports.stop - 1}"
+    server.env.update(env)
     server.start()
     try:
 
-        async def scenario() -> tuple[set[int], int]:
-            alice = await RoomClient(server.base, server.token("alice", "ranged")).connect()
-            bob = await RoomClient(server.base, server.token("bob", "ranged"), decode=False).connect()
+        async def scenario():
+            alice = await RoomClient(server.base, server.token("alice", "room")).connect()
+            bob = await RoomClient(server.base, server.token("bob", "room"), decode=False).connect()
             await publish_av(alice, (200, 30, 30))
             await bob.wait_until(lambda: sum(t.frames for t in bob.tracks_of("alice")) > 20, 15)
-            bound = {c.laddr.port for c in psutil.Process(server.proc.pid).net_connections(kind="udp")}
+            seen = observe(server, alice, bob)
             frames = sum(t.frames for t in bob.tracks_of("alice"))
             await leave_all(alice, bob)
-            return bound, frames
+            return frames, seen
 
-        bound, frames = asyncio.run(scenario())
-        assert frames > 20
-        assert bound, "the server bound no UDP socket"
-        assert bound <= set(ports), f"ports outside {ports}: {sorted(bound - set(ports))}"
+        return asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_media_flows_through_ports_inside_the_configured_range(tmp_path):
+    ports = _udp_range(20)
+    frames, bound = _alice_to_bob(
+        tmp_path,
+        {"ROOMREEL_RTC_PORT_RANGE": f"{ports.start}-{ports.stop - 1}"},
+        lambda server, *_: {
+            c.laddr.port for c in psutil.Process(server.proc.pid).net_connections(kind="udp")
+        },
+    )
+    assert frames > 20
+    assert bound, "the server bound no UDP socket"
+    assert bound <= set(ports), f"ports outside {ports}: {sorted(bound - set(ports))}"
 
 
 def test_a_server_bound_to_every_address_announces_the_configured_one(tmp_path):
     # A container binds 0.0.0.0 behind published ports and announces the host's address; here
     # the announced address is loopback, so every packet still stays on 127.0.0.1.
-    server = ServeProcess.prepare(tmp_path)
-    server.env.update({"ROOMREEL_RTC_HOSTS": "0.0.0.0", "ROOMREEL_RTC_ANNOUNCE": "127.0.0.1"})
-    server.start()
-    try:
-
-        async def scenario() -> tuple[list[str], int]:
-            alice = await RoomClient(server.base, server.token("alice", "announced")).connect()
-            bob = await RoomClient(server.base, server.token("bob", "announced"), decode=False).connect()
-            await publish_av(alice, (30, 30, 200))
-            await bob.wait_until(lambda: sum(t.frames for t in bob.tracks_of("alice")) > 20, 15)
-            frames = sum(t.frames for t in bob.tracks_of("alice"))
-            sdps = [m["sdp"] for c in (alice, bob) for m in c.messages if "sdp" in m]
-            await leave_all(alice, bob)
-            return sdps, frames
-
-        sdps, frames = asyncio.run(scenario())
-    finally:
-        server.stop()
+    frames, sdps = _alice_to_bob(
+        tmp_path,
+        {"ROOMREEL_RTC_HOSTS": "0.0.0.0", "ROOMREEL_RTC_ANNOUNCE": "127.0.0.1"},
+        lambda _, *clients: [m["sdp"] for c in clients for m in c.messages if "sdp" in m],
+    )
     assert frames > 20
     candidates = [line for sdp in sdps for line in sdp.splitlines() if line.startswith("a=candidate:")]
     assert candidates and all(line.split(" ")[4] == "127.0.0.1" for line in candidates), candidates
