@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -105,8 +104,6 @@ async def probe(
 ) -> tuple[float, list[float], list[float], str]:
     """The server's CPU-s/s, signaling ping round trips and per-packet audio latencies, over one
     window that starts once the probes are connected."""
-    from websockets.asyncio.client import connect
-
     track = StampedOpusTrack(opus_noise(seconds + 2))
     latencies: list[float] = []
     listener = await RoomClient(base, tokens["listener"], decode=False).connect()
@@ -121,22 +118,16 @@ async def probe(
     rtts: list[float] = []
     try:
         await speaker.publish(track, "probe")
-        async with connect(base.replace("http", "ws") + f"/v1/signal?token={tokens['pinger']}") as ws:
-            await ws.recv()  # joined
-            await asyncio.sleep(1.0)  # the probe's first packets ride on ICE/DTLS set-up
-            latencies.clear()
-            lag0 = await asyncio.to_thread(scrape, f"{base}/metrics")
-            cpu0 = sum(server.cpu_times()[:2])
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                started = time.monotonic()
-                await ws.send(json.dumps({"type": "ping"}))
-                while json.loads(await ws.recv()).get("type") != "pong":
-                    pass
-                rtts.append(time.monotonic() - started)
-                await asyncio.sleep(0.05)
-            cpu = (sum(server.cpu_times()[:2]) - cpu0) / seconds
-            lag = loop_lag(lag0, await asyncio.to_thread(scrape, f"{base}/metrics"))
+        await asyncio.sleep(1.0)  # the probe's first packets ride on ICE/DTLS set-up
+        latencies.clear()
+        lag0 = await asyncio.to_thread(scrape, f"{base}/metrics")
+        cpu0 = sum(server.cpu_times()[:2])
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rtts.append(await listener.ping())
+            await asyncio.sleep(0.05)
+        cpu = (sum(server.cpu_times()[:2]) - cpu0) / seconds
+        lag = loop_lag(lag0, await asyncio.to_thread(scrape, f"{base}/metrics"))
     finally:
         await speaker.leave()
         await listener.leave()
@@ -204,7 +195,7 @@ def main() -> None:
                 bot(base, server.token(f"s{i}", room), room, f"s{i}", duration, "none") for i in range(n)
             ]
             time.sleep(WARMUP)
-            tokens = {who: server.token(who, room) for who in ("listener", "speaker", "pinger")}
+            tokens = {who: server.token(who, room) for who in ("listener", "speaker")}
             cpu, rtts, latencies, lag = asyncio.run(probe(base, tokens, args.seconds, proc))
             for p in procs:
                 p.wait(60)

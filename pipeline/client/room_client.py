@@ -331,6 +331,14 @@ class RoomClient:
             t for t in self.remote.values() if t.identity == identity and (kind is None or t.kind == kind)
         ]
 
+    async def ping(self) -> float:
+        """Seconds for a signaling ping to come back as a pong (the server loop's responsiveness)."""
+        started = time.monotonic()
+        pong = self._expect(lambda message: message.get("type") == "pong")
+        await self._send({"type": "ping"})
+        await pong
+        return time.monotonic() - started
+
     async def leave(self) -> None:
         if self._ws is not None:
             try:

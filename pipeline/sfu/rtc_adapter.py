@@ -1,4 +1,5 @@
-"""Every use of aiortc/aioice internals lives here, so an upgrade has one file to re-check.
+"""Every use of aiortc/aioice internals lives here (and in rtp_forwarding, the forwarding send
+path it installs), so an upgrade has two files to re-check.
 
 aiortc 1.16 has no public hook for receiving encoded frames, none for passing a subscriber's
 keyframe request on to a track, and gathers no loopback candidates. `tests/pipeline/sfu/
@@ -16,10 +17,11 @@ import types
 from collections.abc import Callable, Sequence
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCConfiguration, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
+from . import rtp_forwarding
 from .frame_assembler import FrameAssembler, FrameSink
 
 log = logging.getLogger("roomreel.sfu")
@@ -30,10 +32,6 @@ _original_host_addresses = aioice.ice.get_host_addresses
 _original_send_keyframe = RTCRtpSender._send_keyframe
 _original_sender_rtcp = RTCRtpSender._handle_rtcp_packet
 _original_request_received = aioice.ice.Connection.request_received
-_original_send_rtp = RTCDtlsTransport._send_rtp
-# A sender writes a whole frame's packets without giving the loop back: a 720p keyframe (~80
-# packets) times every subscriber is one long pass, and audio and timers wait behind it.
-YIELD_EVERY = 8  # packets a transport sends before it lets the loop run other work
 _port_range: range | None = None
 _announced: dict[str, str] = {}  # bound address -> the address peers are told to use
 _next_port: itertools.cycle | None = None
@@ -63,14 +61,6 @@ async def _sender_rtcp(self: RTCRtpSender, packet) -> None:
             if bitrate:
                 report(bitrate)
     await _original_sender_rtcp(self, packet)
-
-
-async def _send_rtp_yielding(self: RTCDtlsTransport, data: bytes) -> None:
-    await _original_send_rtp(self, data)
-    sent = getattr(self, "_roomreel_sent", 0) + 1
-    self._roomreel_sent = sent
-    if sent % YIELD_EVERY == 0:
-        await asyncio.sleep(0)
 
 
 def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -210,7 +200,7 @@ def install(hosts: Sequence[str] | None = None, ports: range | None = None) -> N
         RTCRtpSender._handle_rtcp_packet = _sender_rtcp  # type: ignore[method-assign]
         aioice.ice.get_host_addresses = _host_addresses
         aioice.ice.Connection.request_received = _request_received
-        RTCDtlsTransport._send_rtp = _send_rtp_yielding  # type: ignore[method-assign]
+        rtp_forwarding.install()
         _installed = True
 
 

@@ -78,7 +78,8 @@ class Subscription(MediaStreamTrack):
             self.source.request_keyframe()
 
     # -- MediaStreamTrack ---------------------------------------------------------------------
-    async def recv(self) -> av.Packet:
+    async def next_frame(self) -> tuple[bytes, int]:
+        """The next frame and its timestamp on this slot's timeline (what the sender forwards)."""
         if self.readyState != "live":
             raise MediaStreamError
         frame = await self._queue.get()
@@ -90,7 +91,11 @@ class Subscription(MediaStreamTrack):
         pts = max(frame.timestamp + self._offset, self._last_pts + 1)
         self._last_pts = pts
         self.frames += 1
-        packet = av.Packet(frame.data)
+        return frame.data, pts
+
+    async def recv(self) -> av.Packet:
+        data, pts = await self.next_frame()
+        packet = av.Packet(data)
         packet.pts = packet.dts = pts
         packet.time_base = self.time_base
         return packet

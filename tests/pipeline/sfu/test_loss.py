@@ -94,3 +94,45 @@ def test_unrecoverable_loss_freezes_video_for_under_a_second(live):
     assert watch.nack_retries >= 3  # each lost packet was asked for again before giving up
     assert len(arrivals) >= 0.5 * 15 * 6
     assert longest_gap(arrivals) < 1.0
+
+
+def test_loss_between_sfu_and_subscriber_is_repaired_from_the_forwarding_history(live):
+    """The SFU's send path keeps what it sent: a subscriber's NACK is answered on RTX."""
+
+    async def scenario():
+        alice = await join(live, "alice", "loss-down")
+        bob = await join(live, "bob", "loss-down", decode=False)
+        await publish_av(alice, (0, 200, 0))
+        await bob.wait_until(lambda: any(t.kind == "video" and t.frames > 10 for t in bob.remote.values()))
+        transceiver = next(t for t in bob._subscriber.getTransceivers() if t.kind == "video")
+        codecs = transceiver._codecs
+        media = next(c.payloadType for c in codecs if c.mimeType.lower() != "video/rtx")
+        rtx = next(c.payloadType for c in codecs if c.mimeType.lower() == "video/rtx")
+        transport = transceiver.receiver.transport
+        handle = transport._handle_rtp_data
+        seen = {"media": 0, "dropped": 0, "rtx": 0}
+
+        async def lossy_receive(data: bytes, arrival_time_ms: int) -> None:
+            payload_type = data[1] & 0x7F
+            if payload_type == rtx:
+                seen["rtx"] += 1
+            elif payload_type == media:
+                seen["media"] += 1
+                if seen["media"] % 15 == 0:  # first sendings only: the retransmissions pass
+                    seen["dropped"] += 1
+                    return
+            await handle(data, arrival_time_ms)
+
+        transport._handle_rtp_data = lossy_receive
+        video = next(t for t in bob.remote.values() if t.kind == "video")
+        start = len(video.arrivals)
+        await asyncio.sleep(6.0)
+        arrivals = video.arrivals[start:]
+        await leave_all(alice, bob)
+        return arrivals, seen
+
+    arrivals, seen = asyncio.run(scenario())
+    assert seen["dropped"] >= 3
+    assert seen["rtx"] >= seen["dropped"] // 2  # the SFU answered NACKs from its history
+    assert len(arrivals) >= 0.85 * 15 * 6
+    assert longest_gap(arrivals) < 0.5

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from fractions import Fraction
 
 import aioice.ice
+import av
 import psutil
 import pytest
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import CODECS, get_encoder
+from aiortc.codecs.vpx import VpxPayloadDescriptor
 
 from pipeline.client import RoomClient
-from pipeline.sfu import rtc_adapter
+from pipeline.sfu import rtc_adapter, rtp_forwarding
 from tests.live_server import ServeProcess, free_port
 from tests.pipeline.sfu.conftest import leave_all, publish_av
 
@@ -34,8 +38,69 @@ def test_the_private_hooks_still_exist():
         "protocol",
     ]
     assert "asyncio.get_running_loop()" in inspect.getsource(aioice.ice.Connection.get_component_candidates)
-    assert inspect.iscoroutinefunction(rtc_adapter._original_send_rtp)
-    assert list(inspect.signature(rtc_adapter._original_send_rtp).parameters) == ["self", "data"]
+
+
+def test_the_internals_the_forwarding_send_path_uses_still_exist():
+    assert list(inspect.signature(rtp_forwarding._original_run_rtp).parameters) == ["self", "codec"]
+    assert list(inspect.signature(rtp_forwarding._original_retransmit).parameters) == [
+        "self",
+        "sequence_number",
+    ]
+    sender = inspect.getsource(RTCRtpSender)
+    for attribute in (
+        "self.__rtp_header_extensions_map",
+        "self.__mid",
+        "self.__rtp_started.set()",
+        "self.__rtp_exited.set()",
+        "self.__ntp_timestamp",
+        "self.__rtp_timestamp",
+        "self.__octet_count",
+        "self.__packet_count",
+        "self.__rtx_payload_type",
+        "self.__rtx_sequence_number",
+        "self.__track = None",
+    ):
+        assert attribute in sender, attribute
+    dtls = inspect.getsource(RTCDtlsTransport)
+    for attribute in ("self._tx_srtp", "self.__tx_bytes", "self.__tx_packets", "self._state"):
+        assert attribute in dtls, attribute
+    assert "self._nominated" in inspect.getsource(aioice.ice.Connection)
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264", "opus"])
+def test_the_send_path_packs_frames_as_aiortc_would(codec):
+    # A keyframe-sized frame, so video spans many packets.
+    if codec == "h264":
+        data = (
+            b"\x00\x00\x00\x01\x67"
+            + bytes(20)
+            + b"\x00\x00\x00\x01\x68"
+            + bytes(4)
+            + b"\x00\x00\x01\x65"
+            + bytes(5000)
+        )
+    else:
+        data = bytes(range(256)) * 20
+    encoder = get_encoder(
+        next(c for c in CODECS["video" if codec != "opus" else "audio"] if c.name.lower() == codec)
+    )
+    packet = av.Packet(data)
+    packet.pts, packet.time_base = 0, Fraction(1, 90000 if codec != "opus" else 48000)
+    pack = rtp_forwarding.packetizer(codec)
+    ours = pack(data)
+    theirs, _ = encoder.pack(packet)
+    if codec == "vp8":  # the same but for the picture id each side starts from
+        ours_parsed = [VpxPayloadDescriptor.parse(p) for p in ours]
+        theirs_parsed = [VpxPayloadDescriptor.parse(p) for p in theirs]
+        assert [(d.partition_start, data) for d, data in ours_parsed] == [
+            (d.partition_start, data) for d, data in theirs_parsed
+        ]
+        assert len(ours) > 1
+        after = VpxPayloadDescriptor.parse(pack(data)[0])[0].picture_id
+        assert after == (ours_parsed[0][0].picture_id + 1) % (1 << 15)  # contiguous per subscriber
+    else:
+        assert ours == theirs
 
 
 @pytest.mark.parametrize(
