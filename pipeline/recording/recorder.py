@@ -16,7 +16,7 @@ from pipeline.db import Database
 from pipeline.db.models import Room as RoomRow
 from pipeline.logs import log_context
 from pipeline.rooms import manifest_data
-from pipeline.sfu.published_track import PublishedTrack
+from pipeline.sfu.published_track import DRAIN_GRACE, PublishedTrack
 from pipeline.sfu.room import Room
 from pipeline.sids import new_sid
 from pipeline.storage import Storage
@@ -159,6 +159,7 @@ class RoomRecorder:
         self.room = room
         self.rules: list[dict[str, Any]] = list(room.settings.recording_rules)
         self.active: dict[str, TrackRecorder] = {}  # recording SID -> writer
+        self._draining: dict[str, asyncio.TimerHandle] = {}  # recording SID -> its stop, once unpublished
         self._finishing: set[asyncio.Future] = set()
 
     @property
@@ -182,10 +183,15 @@ class RoomRecorder:
         if should_record(self.rules, self._facts(track)):
             self._start(track)
 
-    def track_unpublished(self, track: PublishedTrack) -> None:
+    def track_unpublished(self, track: PublishedTrack, drain: bool) -> None:
         writer = self._writer_of(track)
-        if writer is not None:
+        if writer is not None and not drain:
             self._stop(writer)
+        elif writer is not None and writer.sid not in self._draining:
+            # Frames still in flight when the unpublish or leave arrived belong to the recording.
+            self._draining[writer.sid] = asyncio.get_running_loop().call_later(
+                DRAIN_GRACE, self._stop, writer
+            )
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
         writer = self._writer_of(track)
@@ -206,6 +212,9 @@ class RoomRecorder:
                 self._stop(writer)
 
     async def room_closed(self) -> None:
+        if self._draining:
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(h.when() for h in self._draining.values()) - loop.time())
         for writer in list(self.active.values()):
             self._stop(writer)
         if self._finishing:
@@ -238,7 +247,11 @@ class RoomRecorder:
         writer.start()
 
     def _stop(self, writer: TrackRecorder) -> None:
-        self.active.pop(writer.sid, None)
+        if self.active.pop(writer.sid, None) is None:
+            return
+        drain = self._draining.pop(writer.sid, None)
+        if drain is not None:
+            drain.cancel()
         writer.detach()
         self._in_thread(
             self.recorder.close_and_finish, writer, self.room.sid, self.room.created, self.room.sfu._writer

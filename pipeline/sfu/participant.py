@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiortc import (
@@ -21,7 +21,7 @@ from pipeline.sfu.errors import SfuError
 from pipeline.sids import new_sid
 
 from . import rtc_adapter
-from .published_track import PublishedTrack
+from .published_track import DRAIN_GRACE, PublishedTrack
 from .subscription import Subscription
 
 if TYPE_CHECKING:
@@ -293,7 +293,9 @@ class Participant:
         if "failed" in states and not self.closed:
             await self.room.disconnect(self, 53405, "media connection failed")
 
-    async def close(self) -> None:
+    async def close(self, draining: Sequence[PublishedTrack] = ()) -> None:
+        """Close both connections; the publishing one only once `draining` tracks' remaining
+        sinks (a recorder taking the frames still in flight) let go, at most DRAIN_GRACE later."""
         if self.closed:
             return
         self.closed = True
@@ -303,4 +305,9 @@ class Participant:
             self._answer.cancel()
         for slot in self.slots:
             slot.stop()
-        await asyncio.gather(self.publisher.close(), self.subscriber.close(), return_exceptions=True)
+        await asyncio.gather(self.subscriber.close(), return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_GRACE
+        while any(track.sinks for track in draining) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.gather(self.publisher.close(), return_exceptions=True)

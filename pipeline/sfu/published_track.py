@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from .participant import Participant
 
 KEYFRAME_INTERVAL = 0.5  # at most two keyframe requests per second reach a publisher
+# The unpublish or leave message (TCP) can overtake the track's last packets (UDP, or still
+# queued behind a busy loop): a sink that stays attached, the recorder, gets them this long.
+DRAIN_GRACE = 0.5  # seconds
 
 
 class TrackSink(Protocol):
@@ -58,8 +61,8 @@ class PublishedTrack:
     # -- from the publisher (FrameSink for the assembler) ---------------------------------
     def on_frame(self, frame: EncodedFrame) -> None:
         self._ssrc = frame.ssrc or self._ssrc
-        if not self.enabled or not self.published:
-            return
+        if not self.enabled:
+            return  # after close, only sinks still draining (subscriptions were unbound) get frames
         self.frames += 1
         self.bytes += len(frame.data)
         for sink in list(self.sinks):
@@ -130,10 +133,12 @@ class PublishedTrack:
         return sources[0].source if sources else 0
 
     def close(self) -> None:
+        """Unpublished: no more subscribers or keyframe requests; sinks still attached (a
+        recorder draining for DRAIN_GRACE) keep getting the frames in flight until they detach."""
         self.published = False
         if self._pending_request is not None:
             self._pending_request.cancel()
-        self.sinks.clear()
+        self._rates.clear()
 
     def describe(self) -> dict:
         return {"sid": self.sid, "name": self.name, "kind": self.kind, "enabled": self.enabled}

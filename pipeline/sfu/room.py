@@ -23,7 +23,9 @@ class RoomObserver(Protocol):
 
     def track_published(self, track: PublishedTrack) -> None: ...
 
-    def track_unpublished(self, track: PublishedTrack) -> None: ...
+    def track_unpublished(self, track: PublishedTrack, drain: bool) -> None:
+        """`drain`: the publisher ended it (unpublish, leave), so its last packets may still be in
+        flight; otherwise the server cut it (room completed, participant removed or replaced)."""
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None: ...
 
@@ -80,10 +82,12 @@ class Room:
             return
         if code:
             await participant._send_safely({"type": "disconnected", "code": code, "message": reason})
-        for track in list(participant.tracks.values()):
+        tracks = list(participant.tracks.values())
+        drain = not code  # a participant that left, not one the server disconnected
+        for track in tracks:
             participant.tracks.pop(track.name, None)
-            self.track_unpublished(track)
-        await participant.close()
+            self.track_unpublished(track, drain)
+        await participant.close(draining=[t for t in tracks if t.sinks] if drain else ())
         self.broadcast(
             {
                 "type": "participant_disconnected",
@@ -109,7 +113,7 @@ class Room:
         self.sfu.persist_track_added(track)
         self._notify(lambda o: o.track_published(track))
 
-    def track_unpublished(self, track: PublishedTrack) -> None:
+    def track_unpublished(self, track: PublishedTrack, drain: bool = True) -> None:
         for other in self.participants.values():
             other.unsubscribe(track)
         track.close()
@@ -118,7 +122,7 @@ class Room:
             track.publisher,
         )
         self.sfu.persist_track_removed(track)
-        self._notify(lambda o: o.track_unpublished(track))
+        self._notify(lambda o: o.track_unpublished(track, drain))
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
         track.set_enabled(enabled)
