@@ -2,9 +2,9 @@
 re-encoded) and N = 1, 5, 10, 20 subscribers, each in its own process (`roomreel bot` that
 publishes nothing and receives without decoding).
 
-Prints the SFU process's CPU-seconds per media-second, in total and per forwarded stream
-(the probe listener below is one more subscriber, and the marginal cost of the N bot
-subscribers over the N = 0 run); the event-loop responsiveness: the p50/p99
+Prints the SFU process's CPU-seconds per media-second, in total and per forwarded 720p stream
+(both probes below subscribe to the video too, so N + 2 streams), and the marginal cost of each
+bot subscriber over the N = 0 run; the event-loop responsiveness: the p50/p99
 round trip of a signaling ping during the window, and the server's own event-loop lag (how late
 its 100 ms timer fires, from /metrics: roomreel_event_loop_lag_seconds); and
 the audio latency of one hop: a probe participant publishes pre-encoded Opus (noise, so every
@@ -203,10 +203,12 @@ def main() -> None:
             hop = f"{percentile(latencies, 50):.1f}/{percentile(latencies, 99):.1f}"
             if n == 0:
                 baseline = cpu
-                print(f"{0:>5} {cpu:>8.3f} {cpu:>11.4f} {'(baseline)':>15} {ping:>16} {lag:>18} {hop:>21}")
+                print(
+                    f"{0:>5} {cpu:>8.3f} {cpu / 2:>11.4f} {'(baseline)':>15} {ping:>16} {lag:>18} {hop:>21}"
+                )
                 continue
             print(
-                f"{n:>5} {cpu:>8.3f} {cpu / (n + 1):>11.4f} {(cpu - baseline) / n:>15.4f} {ping:>16} {lag:>18} {hop:>21}",
+                f"{n:>5} {cpu:>8.3f} {cpu / (n + 2):>11.4f} {(cpu - baseline) / n:>15.4f} {ping:>16} {lag:>18} {hop:>21}",
                 flush=True,
             )
     finally:
