@@ -56,8 +56,8 @@ def room_event(session: Session, room: Room, event: str, **params: Any) -> None:
         {
             "RoomSid": room.sid,
             "RoomName": room.unique_name,
-            "RoomStatus": room.status,
-            "RoomType": room.type,
+            "RoomStatus": room.status or "in-progress",  # a room not yet flushed has no default yet
+            "RoomType": room.type or "group",
             "StatusCallbackEvent": event,
             "SequenceNumber": room.callback_sequence - 1,
             **params,

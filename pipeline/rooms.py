@@ -15,6 +15,7 @@ from pipeline.db.models import (
     PublishedTrack,
     Recording,
     Room,
+    seconds_between,
     utcnow,
 )
 from pipeline.sids import new_sid
@@ -67,6 +68,8 @@ def disconnect_participant(session: Session, room: Room, participant: Participan
                 room,
                 "track-removed",
                 ParticipantSid=participant.sid,
+                ParticipantIdentity=participant.identity,
+                ParticipantStatus="disconnected",
                 TrackSid=track.sid,
                 TrackName=track.name,
                 TrackKind=track.kind,
@@ -78,6 +81,7 @@ def disconnect_participant(session: Session, room: Room, participant: Participan
         ParticipantSid=participant.sid,
         ParticipantIdentity=participant.identity,
         ParticipantStatus="disconnected",
+        ParticipantDuration=seconds_between(participant.start_time, now),
     )
 
 
@@ -89,7 +93,9 @@ def complete_room(session: Session, room: Room) -> list[Composition]:
         disconnect_participant(session, room, participant)
     room.status = "completed"
     room.end_time = room.end_time or utcnow()
-    callbacks.room_event(session, room, "room-ended")
+    callbacks.room_event(
+        session, room, "room-ended", RoomDuration=seconds_between(room.date_created, room.end_time)
+    )
     return run_hooks(session, room)
 
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pipeline.callbacks import iso
 from pipeline.db import models as m
-
-
-def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, round((end - start).total_seconds()))
+from pipeline.db.models import seconds_between
 
 
 def room(r: m.Room, base: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pipeline.sids import new_sid
 
 from . import openapi, render
 from .context import Call, call, in_session
-from .errors import ROOM_EXISTS, ApiError, invalid, not_found
+from .errors import MAX_PARTICIPANT_DURATION_INVALID, ROOM_EXISTS, ApiError, invalid, not_found
 from .paging import page
 from .params import DATE_FILTERS, PAGING, created_between
 
@@ -83,7 +83,7 @@ async def create_room(request: Request):
         status_callback=p.str("StatusCallback", max_len=2048),
         status_callback_method=p.str("StatusCallbackMethod", "POST", choices=("GET", "POST")),
         max_participants=p.int("MaxParticipants", 50, 1, 50),
-        max_participant_duration=p.int("MaxParticipantDuration", 14400, 600, 86400),
+        max_participant_duration=max_participant_duration(p.int("MaxParticipantDuration", 14400)),
         record_participants_on_connect=record,
         video_codecs=codecs,
         media_region=p.str("MediaRegion", "us1", max_len=16),
@@ -110,7 +110,22 @@ async def create_room(request: Request):
         session.flush()
         return render.room(room, c.base)
 
-    return JSONResponse(await in_session(c, work), status_code=201)
+    created = await in_session(c, work)
+    sfu = getattr(request.app.state, "sfu", None)
+    if sfu is not None:
+        # Live from now, so UnusedRoomTimeout counts from creation even if nobody ever joins.
+        await sfu.open_room(c.account.sid, created["sid"])
+    return JSONResponse(created, status_code=201)
+
+
+def max_participant_duration(seconds: int) -> int:
+    if not 600 <= seconds <= 86400:
+        raise invalid(
+            "MaxParticipantDuration",
+            "must be between 600 and 86400 seconds",
+            MAX_PARTICIPANT_DURATION_INVALID,
+        )
+    return seconds
 
 
 @router.get("", openapi_extra=openapi.query({"Status", "UniqueName", *DATE_FILTERS, *PAGING}))

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import av
 from aiortc.contrib.media import MediaPlayer
 
 from .room_client import RoomClient
@@ -17,8 +18,10 @@ class BotOptions:
     url: str
     token: str
     room: str | None = None
-    video: str = "testsrc"  # testsrc | none | a file with VP8/H.264 (sent as is, never re-encoded)
-    audio: str = "tone"  # tone | none | a file with Opus
+    # testsrc | none | a media file: sent as is when it already holds the room's codec in a form
+    # RTP carries (VP8, Annex-B H.264, Opus), else decoded and re-encoded
+    video: str = "testsrc"
+    audio: str = "tone"  # tone | none | a media file
     duration: float = 30.0
     colour: tuple[int, int, int] = (220, 40, 40)
     tone_hz: float = 440.0
@@ -27,10 +30,34 @@ class BotOptions:
     flash_every: float = 2.0
 
 
+def sends_as_is(path: str, kinds: list[str], room_codec: str) -> bool:
+    """Whether every stream of `kinds` in the file can go out without re-encoding: the room's
+    video codec (H.264 only as Annex-B, which RTP packetizing splits; MP4 and Matroska hold it
+    length-prefixed) and Opus audio."""
+    try:
+        with av.open(path) as container:
+            streams = {s.type: s for s in container.streams if s.type in kinds}
+            annex_b = container.format.name in ("h264", "mpegts")
+    except av.FFmpegError as exc:
+        raise ValueError(f"{path}: not a readable media file ({exc})") from None
+    for kind in kinds:
+        stream = streams.get(kind)
+        if stream is None:
+            raise ValueError(f"{path} has no {kind} stream")
+        name = stream.codec_context.name
+        if kind == "audio" and name != "opus":
+            return False
+        if kind == "video" and not (
+            name == room_codec.lower() == "vp8" or (name == room_codec.lower() == "h264" and annex_b)
+        ):
+            return False
+    return True
+
+
 async def run_bot(options: BotOptions) -> dict[str, Any]:
     client = await RoomClient(options.url, options.token, options.room, decode=False).connect()
     clock = MediaClock(flash_every=options.flash_every)
-    player = None
+    players: dict[str, MediaPlayer] = {}  # one per file: --video and --audio may name two
     try:
         for kind, choice in (("video", options.video), ("audio", options.audio)):
             if choice == "none":
@@ -42,7 +69,13 @@ async def run_bot(options: BotOptions) -> dict[str, Any]:
                     else ToneAudioTrack(options.tone_hz, clock)
                 )
             else:
-                player = player or MediaPlayer(choice, decode=False, loop=True)
+                if choice not in players:
+                    wanted = [
+                        k for k, c in (("video", options.video), ("audio", options.audio)) if c == choice
+                    ]
+                    as_is = sends_as_is(choice, wanted, client.codec)
+                    players[choice] = MediaPlayer(choice, decode=not as_is, loop=True)
+                player = players[choice]
                 track = player.video if kind == "video" else player.audio
                 if track is None:
                     raise ValueError(f"{choice} has no {kind} stream")
@@ -57,3 +90,7 @@ async def run_bot(options: BotOptions) -> dict[str, Any]:
         }
     finally:
         await client.leave()
+        for player in players.values():
+            for track in (player.audio, player.video):
+                if track is not None:
+                    track.stop()

@@ -14,6 +14,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def seconds_between(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole seconds from `start` to `end` (Twilio's durations); None while either is unknown."""
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
 class UtcDateTime(TypeDecorator):
     """Timezone-aware UTC in and out, on every database: SQLite hands back naive values, and
     without this every reader would have to patch them."""

@@ -2,6 +2,7 @@
 
 Its recordings are finished from their journals (up to the last flush before the crash), its
 stale participants are marked disconnected, and rooms that had media end, so hooks still run.
+Rooms nobody was in are opened again, so their unused/empty timeouts still end them.
 """
 
 from __future__ import annotations
@@ -16,24 +17,24 @@ from pipeline.db.models import Participant, Recording, Room
 log = logging.getLogger("roomreel.recording")
 
 
-def interrupted_rooms(db) -> list[str]:
-    """In-progress rooms that had people or recordings when the previous process stopped."""
+def interrupted_rooms(db) -> tuple[list[str], list[tuple[str, str]]]:
+    """In-progress rooms that had people or recordings when the previous process stopped, and
+    (account, SID) of the idle ones."""
     with db.session() as session:
         busy = set(
             session.scalars(select(Participant.room_sid).where(Participant.status == "connected").distinct())
         ) | set(
             session.scalars(select(Recording.room_sid).where(Recording.status == "processing").distinct())
         )
-        return [
-            sid
-            for sid in session.scalars(select(Room.sid).where(Room.status == "in-progress"))
-            if sid in busy
+        rows = session.execute(select(Room.sid, Room.account_sid).where(Room.status == "in-progress")).all()
+        return [sid for sid, _ in rows if sid in busy], [
+            (account, sid) for sid, account in rows if sid not in busy
         ]
 
 
 async def recover_after_restart(app) -> None:
     sfu, recorder = app.state.sfu, app.state.recorder
-    rooms = await asyncio.to_thread(interrupted_rooms, sfu.db)
+    rooms, idle = await asyncio.to_thread(interrupted_rooms, sfu.db)
     # External recorders (ROOMREEL_RECORDER=external) keep their journals on their own hosts.
     inprocess = app.state.services.settings.recorder == "inprocess"
     outcomes = await asyncio.to_thread(recorder.recover) if inprocess else {}
@@ -43,3 +44,6 @@ async def recover_after_restart(app) -> None:
         if room_sid not in sfu.rooms:
             await asyncio.to_thread(recorder.write_manifest, room_sid)
             await sfu.end_room(room_sid)
+    for account_sid, room_sid in idle:
+        if room_sid not in sfu.rooms:
+            await sfu.open_room(account_sid, room_sid)

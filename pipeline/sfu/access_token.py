@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.sfu.errors import SfuError
+from pipeline.sids import is_sid
 
 # Twilio's own error codes, so SDK users see the ones they already handle.
 INVALID_TOKEN = 20101
@@ -21,7 +22,9 @@ TOKEN_NOT_YET_VALID = 20105
 INVALID_SIGNATURE = 20107
 ROOM_MISMATCH = 53106  # "Room not found" is what a token for another room gets
 
-LEEWAY = 30  # seconds of clock skew tolerated on exp and nbf
+# A token minted on a host whose clock runs ahead is not refused as not yet valid; an expired
+# one is refused at once, as Twilio does.
+NBF_LEEWAY = 30  # seconds
 
 
 class AccessTokenError(SfuError):
@@ -37,6 +40,9 @@ class AccessToken:
     expires: int
     # roomreel's own grant (`grants.video.recorder`): a hidden participant that only receives.
     recorder: bool = False
+    # When the grant and the request name the room differently (one by SID, one by UniqueName),
+    # `room` is the SID and this the other name: the room opened must answer to both.
+    also_named: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -109,10 +115,10 @@ def verify(
         raise AccessTokenError(INVALID_SIGNATURE, "Invalid Access Token signature")
     current = now if now is not None else time.time()
     exp = payload.get("exp")
-    if not isinstance(exp, int | float) or exp + LEEWAY < current:
+    if not isinstance(exp, int | float) or exp <= current:
         raise AccessTokenError(TOKEN_EXPIRED, "Access Token expired or expiration date invalid")
     nbf = payload.get("nbf")
-    if isinstance(nbf, int | float) and nbf - LEEWAY > current:
+    if isinstance(nbf, int | float) and nbf - NBF_LEEWAY > current:
         raise AccessTokenError(TOKEN_NOT_YET_VALID, "Access Token not yet valid")
     grants = payload.get("grants")
     if not isinstance(grants, dict) or "video" not in grants:
@@ -124,7 +130,11 @@ def verify(
     granted = video.get("room") if isinstance(video, dict) else None
     if granted is not None and not isinstance(granted, str):
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: video.room must be a string")
-    if granted and room and granted != room:
+    either_is_sid = bool(granted and room) and (is_sid(granted, "RM") or is_sid(room, "RM"))
+    if granted and room and granted != room and not either_is_sid:
         raise AccessTokenError(ROOM_MISMATCH, f"Access Token grants room {granted!r}, not {room!r}")
     recorder = isinstance(video, dict) and video.get("recorder") is True
-    return AccessToken(account_sid, key_sid, identity, granted or room, int(exp), recorder)
+    if granted and room and granted != room:
+        by_sid, other = (granted, room) if is_sid(granted, "RM") else (room, granted)
+        return AccessToken(account_sid, key_sid, identity, by_sid, int(exp), recorder, other)
+    return AccessToken(account_sid, key_sid, identity, room or granted, int(exp), recorder)

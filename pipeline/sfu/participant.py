@@ -116,6 +116,7 @@ class Participant:
             track = self._start_track(name, item)
             if track is not None:
                 published.append({**track.describe(), "mid": item.get("mid")})
+        await self.room.sfu.persisted()  # once answered, the REST API lists the tracks
         await self.send({"type": "publish_answer", "sdp": answer, "tracks": published})
 
     def _start_track(self, name: str, item: dict[str, Any]) -> PublishedTrack | None:

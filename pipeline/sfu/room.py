@@ -44,6 +44,7 @@ class Room:
         self.created = settings.created.timestamp()
         self._timer: asyncio.TimerHandle | None = None
         self._ever_joined = False
+        self.admission = asyncio.Lock()  # held by Sfu.join from its checks to admit()
         self._arm_timeout(settings.unused_room_timeout)
 
     @property
@@ -63,8 +64,9 @@ class Room:
     # -- membership -------------------------------------------------------------------------
     def admit(self, participant: Participant) -> None:
         self.participants[participant.sid] = participant
-        self._ever_joined = True
-        self._cancel_timeout()
+        if not participant.hidden:  # a hidden recorder neither uses a room nor keeps it alive
+            self._ever_joined = True
+            self._cancel_timeout()
         if not participant.hidden:
             self.broadcast(
                 {"type": "participant_connected", "participant": participant.describe()}, participant
@@ -96,7 +98,7 @@ class Room:
             }
         )
         await self.sfu.participant_left(self, participant)
-        if not self.participants and not self.closed:
+        if not participant.hidden and not self.visible() and not self.closed:
             self._arm_timeout(self.settings.empty_room_timeout)
 
     # -- tracks -------------------------------------------------------------------------------

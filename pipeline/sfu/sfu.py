@@ -14,7 +14,7 @@ from pipeline.db import Database
 from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
-from .access_token import AccessToken, AccessTokenError, verify
+from .access_token import ROOM_MISMATCH, AccessToken, AccessTokenError, verify
 from .participant import Participant, Send, SignalingError
 from .published_track import PublishedTrack
 from .room import Room
@@ -77,6 +77,10 @@ class Sfu:
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
+    async def persisted(self) -> None:
+        """Wait until every room-state write submitted so far is in the database."""
+        await self._db(lambda: None)
+
     def _db_later(self, fn: Callable[..., Any], *args: Any) -> None:
         future = self._writer.submit(fn, *args)
         future.add_done_callback(
@@ -109,32 +113,44 @@ class Sfu:
             room = await self.open_room(grant.account_sid, grant.room)
         except RoomUnavailable as exc:
             raise SignalingError(exc.code, exc.message) from None
-        if grant.recorder:
-            participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
-        else:
-            previous = room.by_identity(grant.identity)
-            if previous is not None:
-                await room.disconnect(
-                    previous, DUPLICATE_IDENTITY, "Participant disconnected because of duplicate identity"
-                )
-            if len(room.visible()) >= room.settings.max_participants:
-                raise SignalingError(ROOM_FULL, "Room contains too many Participants")
-            try:
-                sid, _ = await self._db(room_state.participant_connected, self.db, room.sid, grant.identity)
-            except RoomUnavailable as exc:
-                raise SignalingError(exc.code, exc.message) from None
-            participant = Participant(sid, grant.identity, room, send)
-        await send(
-            {
-                "type": "joined",
-                "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
-                "participant": {"sid": participant.sid, "identity": grant.identity},
-                "participants": [p.describe() for p in room.visible()],
-            }
-        )
-        room.admit(participant)
-        limit = room.settings.max_participant_duration
-        asyncio.get_running_loop().call_later(limit, lambda: asyncio.ensure_future(self._expire(participant)))
+        if grant.also_named is not None and grant.also_named not in (room.sid, room.settings.name):
+            raise SignalingError(
+                ROOM_MISMATCH, f"Room {grant.room} is not {grant.also_named!r}: the token grants another room"
+            )
+        # Check and admit as one step: concurrent joins must not both pass MaxParticipants or
+        # both keep one identity.
+        async with room.admission:
+            if grant.recorder:
+                participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
+            else:
+                previous = room.by_identity(grant.identity)
+                if previous is not None:
+                    await room.disconnect(
+                        previous, DUPLICATE_IDENTITY, "Participant disconnected because of duplicate identity"
+                    )
+                if len(room.visible()) >= room.settings.max_participants:
+                    raise SignalingError(ROOM_FULL, "Room contains too many Participants")
+                try:
+                    sid, _ = await self._db(
+                        room_state.participant_connected, self.db, room.sid, grant.identity
+                    )
+                except RoomUnavailable as exc:
+                    raise SignalingError(exc.code, exc.message) from None
+                participant = Participant(sid, grant.identity, room, send)
+            await send(
+                {
+                    "type": "joined",
+                    "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
+                    "participant": {"sid": participant.sid, "identity": grant.identity},
+                    "participants": [p.describe() for p in room.visible()],
+                }
+            )
+            room.admit(participant)
+        if not participant.hidden:
+            limit = room.settings.max_participant_duration
+            asyncio.get_running_loop().call_later(
+                limit, lambda: asyncio.ensure_future(self._expire(participant))
+            )
         return participant
 
     async def _expire(self, participant: Participant) -> None:

@@ -51,6 +51,32 @@ def test_bad_tokens_are_refused(live):
     assert refused(live, "not.a.jwt").code == 20101
     other_room = mint(live.account_sid, key.sid, key.secret, "x", "room-a")
     assert refused(live, other_room, room="room-b").code == 53106
+    just_expired = AccessToken(live.account_sid, key.sid, key.secret, identity="x", ttl=1)
+    just_expired.add_grant(VideoGrant(room="r"))
+    jwt = just_expired.to_jwt()
+    time.sleep(1.1)
+    assert refused(live, jwt).code == 20104  # no grace after exp
+
+
+def test_a_grant_may_name_the_room_by_sid_while_the_client_names_it_by_unique_name(live):
+    twilio = live.client()
+    room = twilio.video.v1.rooms.create(unique_name="by-sid")
+    other = twilio.video.v1.rooms.create(unique_name="not-by-sid")
+    key = create_api_key(live.db, live.account_sid)
+    token = AccessToken(live.account_sid, key.sid, key.secret, identity="sid-holder")
+    token.add_grant(VideoGrant(room=room.sid))
+
+    async def scenario():
+        client = await RoomClient(live.base, token.to_jwt(), room="by-sid").connect()
+        joined = client.room_sid
+        await client.leave()
+        return joined
+
+    assert asyncio.run(scenario()) == room.sid
+    assert refused(live, token.to_jwt(), room="not-by-sid").code == 53106
+    assert refused(live, token.to_jwt(), room=other.sid).code == 53106
+    rooms = {r.unique_name for r in twilio.video.v1.rooms.list(status="in-progress")}
+    assert "not-by-sid" in rooms and not any(n.startswith("RM") for n in rooms)  # no stray ad hoc room
 
 
 def test_a_second_connection_with_the_same_identity_replaces_the_first(live):
@@ -83,6 +109,32 @@ def test_max_participants_is_enforced(live):
     assert code == 53105
 
 
+def test_concurrent_joins_cannot_overfill_a_room_or_share_an_identity(live):
+    live.client().video.v1.rooms.create(unique_name="race", max_participants=2)
+
+    async def attempt(identity: str):
+        try:
+            return await join(live, identity, "race")
+        except RoomClientError as exc:
+            return exc
+
+    async def scenario():
+        full = await asyncio.gather(*(attempt(f"p{i}") for i in range(4)))
+        joined = [c for c in full if not isinstance(c, RoomClientError)]
+        codes = sorted(c.code for c in full if isinstance(c, RoomClientError))
+        await leave_all(*joined)
+        twins = await asyncio.gather(attempt("twin"), attempt("twin"))
+        await asyncio.sleep(0.3)
+        room = live.app.state.sfu.rooms[twins[0].room_sid]
+        identities = [p.identity for p in room.participants.values()]
+        await leave_all(*twins)
+        return len(joined), codes, identities
+
+    joined, codes, identities = asyncio.run(scenario())
+    assert (joined, codes) == (2, [53105, 53105])
+    assert identities == ["twin"]
+
+
 def test_live_room_state_in_the_rest_api_and_completion_disconnects_everyone(live):
     twilio = live.client()
 
@@ -90,7 +142,6 @@ def test_live_room_state_in_the_rest_api_and_completion_disconnects_everyone(liv
         alice, bob = await join(live, "alice", "rest"), await join(live, "bob", "rest")
         await publish_av(alice, (200, 0, 0))
         await bob.wait_until(lambda: len(bob.remote) == 2)
-        await asyncio.sleep(0.5)  # room state is written in event order, off the event loop
         room = await asyncio.to_thread(twilio.video.v1.rooms(alice.room_sid).fetch)
         people = await asyncio.to_thread(twilio.video.v1.rooms(room.sid).participants.list)
         alice_rest = await asyncio.to_thread(twilio.video.v1.rooms(room.sid).participants(alice.sid).fetch)
