@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pipeline.callbacks import iso
 from pipeline.db import models as m
 from pipeline.db.models import seconds_between
+from pipeline.track_rules import INCLUDE_ALL
 
 
 def room(r: m.Room, base: str) -> dict[str, Any]:
@@ -79,6 +81,20 @@ def published_track(t: m.PublishedTrack, base: str) -> dict[str, Any]:
         "kind": t.kind,
         "url": f"{base}/v1/Rooms/{t.room_sid}/Participants/{t.participant_sid}/PublishedTracks/{t.sid}",
     }
+
+
+def subscribed_track(t: m.PublishedTrack, subscriber_sid: str, base: str) -> dict[str, Any]:
+    return {
+        **published_track(t, base),
+        "participant_sid": subscriber_sid,
+        "publisher_sid": t.participant_sid,
+        "url": f"{base}/v1/Rooms/{t.room_sid}/Participants/{subscriber_sid}/SubscribedTracks/{t.sid}",
+    }
+
+
+def subscribe_rules(p: m.Participant) -> dict[str, Any]:
+    rules = p.subscribe_rules if p.subscribe_rules is not None else INCLUDE_ALL
+    return {"participant_sid": p.sid, **_rules(p.room_sid, rules, p.date_created, p.subscribe_rules_updated)}
 
 
 def recording(r: m.Recording, base: str, room_scoped: bool = False) -> dict[str, Any]:
@@ -172,9 +188,13 @@ def storage_settings(s: m.StorageSettings, base: str) -> dict[str, Any]:
 
 
 def recording_rules(r: m.Room) -> dict[str, Any]:
+    return _rules(r.sid, r.recording_rules or [], r.date_created, r.rules_updated)
+
+
+def _rules(room_sid: str, rules: list, created: datetime | None, updated: datetime | None) -> dict[str, Any]:
     return {
-        "room_sid": r.sid,
-        "rules": r.recording_rules or [],
-        "date_created": iso(r.date_created),
-        "date_updated": iso(r.rules_updated or r.date_created),
+        "room_sid": room_sid,
+        "rules": rules,
+        "date_created": iso(created),
+        "date_updated": iso(updated or created),
     }

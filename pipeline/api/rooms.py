@@ -15,7 +15,14 @@ from pipeline.sids import new_sid
 
 from . import openapi, render
 from .context import Call, call, in_session
-from .errors import MAX_PARTICIPANT_DURATION_INVALID, ROOM_EXISTS, ApiError, invalid, not_found
+from .errors import (
+    INVALID_SUBSCRIBE_RULES,
+    MAX_PARTICIPANT_DURATION_INVALID,
+    ROOM_EXISTS,
+    ApiError,
+    invalid,
+    not_found,
+)
 from .paging import page
 from .params import DATE_FILTERS, PAGING, created_between
 
@@ -348,13 +355,75 @@ async def fetch_published(request: Request, room_sid: str, participant_sid: str,
 )
 async def list_subscribed(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
+    live = request.app.state.sfu.subscribed_tracks  # the forwarding core holds subscriptions
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid)
         participant = find_participant(session, room, participant_sid)
+        sids = live(room.sid, participant.sid)
+        query = (
+            select(PublishedTrack)
+            .where(PublishedTrack.sid.in_(sids), PublishedTrack.published.is_(True))
+            .order_by(PublishedTrack.date_created, PublishedTrack.sid)
+        )
         url = f"{c.base}/v1/Rooms/{room.sid}/Participants/{participant.sid}/SubscribedTracks"
-        # Subscriptions live in the forwarding core; none are recorded here yet.
-        query = select(PublishedTrack).where(PublishedTrack.sid.is_(None))
-        return page(session, query, c.params, url, "subscribed_tracks", lambda t: {})
+        return page(
+            session,
+            query,
+            c.params,
+            url,
+            "subscribed_tracks",
+            lambda t: render.subscribed_track(t, participant.sid, c.base),
+        )
 
     return await in_session(c, work)
+
+
+@router.get("/{room_sid}/Participants/{participant_sid}/SubscribedTracks/{sid}")
+async def fetch_subscribed(request: Request, room_sid: str, participant_sid: str, sid: str):
+    c = await call(request, set())
+    live = request.app.state.sfu.subscribed_tracks
+
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, participant_sid)
+        track = session.get(PublishedTrack, sid) if sid in live(room.sid, participant.sid) else None
+        if track is None or not track.published:
+            raise not_found(f"/SubscribedTracks/{sid}")
+        return render.subscribed_track(track, participant.sid, c.base)
+
+    return await in_session(c, work)
+
+
+@router.get("/{room_sid}/Participants/{participant_sid}/SubscribeRules")
+async def fetch_subscribe_rules(request: Request, room_sid: str, participant_sid: str):
+    c = await call(request, set())
+
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        return render.subscribe_rules(find_participant(session, room, participant_sid))
+
+    return await in_session(c, work)
+
+
+@router.post(
+    "/{room_sid}/Participants/{participant_sid}/SubscribeRules", openapi_extra=openapi.form({"Rules"})
+)
+async def update_subscribe_rules(request: Request, room_sid: str, participant_sid: str):
+    c = await call(request, {"Rules"})
+    raw = c.params.json("Rules", "Rules")
+    if raw is None:
+        raise invalid("Rules", "is required", INVALID_SUBSCRIBE_RULES)
+    rules = validate_rules(raw.get("rules") if isinstance(raw, dict) else raw, "Rules", subscribe=True)
+
+    def work(session):
+        room = find_room(session, c.account.sid, room_sid)
+        participant = find_participant(session, room, participant_sid)
+        participant.subscribe_rules = rules
+        participant.subscribe_rules_updated = utcnow()
+        return render.subscribe_rules(participant)
+
+    body = await in_session(c, work)
+    # Subscriptions follow at once for a connected participant.
+    request.app.state.sfu.subscribe_rules_changed(body["room_sid"], body["participant_sid"], rules)
+    return JSONResponse(body, status_code=202)

@@ -102,6 +102,8 @@ class Participant(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default="connected")
     start_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
     end_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    subscribe_rules: Mapped[list | None] = mapped_column(JSON)  # None: subscribe to everything
+    subscribe_rules_updated: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class PublishedTrack(Timestamps, Base):

@@ -1,36 +1,15 @@
-"""Recording rules, evaluated as Twilio documents them: a track is recorded when at least one
-include rule matches it and no exclude rule does (so `exclude all` stops everything)."""
+"""Recording rules: Twilio's track rules (pipeline.track_rules), data tracks never recorded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from pipeline.track_rules import TrackFacts, selected
 
-@dataclass(frozen=True)
-class TrackFacts:
-    sid: str
-    name: str
-    kind: str
-    publisher_sid: str
-    publisher_identity: str
-
-
-def _matches(rule: dict[str, Any], track: TrackFacts) -> bool:
-    if rule.get("all") is True:
-        return True
-    if "kind" in rule:
-        return rule["kind"] == track.kind
-    if "publisher" in rule:
-        return rule["publisher"] in (track.publisher_sid, track.publisher_identity)
-    if "track" in rule:
-        return rule["track"] in (track.sid, track.name)
-    return False
+__all__ = ["TrackFacts", "should_record"]
 
 
 def should_record(rules: list[dict[str, Any]], track: TrackFacts) -> bool:
     if track.kind == "data":
         return False  # data tracks are relayed, not recorded (as on Twilio)
-    included = any(_matches(r, track) for r in rules if r.get("type") == "include")
-    excluded = any(_matches(r, track) for r in rules if r.get("type") == "exclude")
-    return included and not excluded
+    return selected(rules, track)

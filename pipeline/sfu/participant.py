@@ -19,6 +19,7 @@ from aiortc import (
 
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import new_sid
+from pipeline.track_rules import INCLUDE_ALL, TrackFacts, selected
 
 from . import rtc_adapter
 from .published_track import DRAIN_GRACE, PublishedTrack
@@ -54,6 +55,7 @@ class Participant:
         )
         self.slots: list[Subscription] = []
         self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
+        self.subscribe_rules: list[dict[str, Any]] = INCLUDE_ALL  # SubscribeRules; a new row's default
         self.closed = False
         self.ended = asyncio.Event()  # set when the SFU is done with this participant
         self._pending_mids: dict[str, dict[str, Any]] = {}
@@ -180,6 +182,29 @@ class Participant:
             self.room.track_enabled(track, enabled)
 
     # -- subscribing ---------------------------------------------------------------------------
+    def wants(self, track: PublishedTrack) -> bool:
+        """Whether this participant's SubscribeRules select `track` (another's)."""
+        facts = TrackFacts(track.sid, track.name, track.kind, track.publisher.sid, track.publisher.identity)
+        return selected(self.subscribe_rules, facts)
+
+    def subscribed(self) -> set[str]:
+        """SIDs of the tracks this participant receives (safe to call from another thread)."""
+        slots = [s.source.sid for s in list(self.slots) if s.source is not None]
+        return set(slots) | set(list(self.data_out))
+
+    def follow_rules(self, rules: list[dict[str, Any]], tracks: list[PublishedTrack]) -> None:
+        """New SubscribeRules: subscribe to what they now select, drop what they no longer do."""
+        self.subscribe_rules = rules
+        current = self.subscribed()
+        for track in tracks:
+            if track.publisher is self:
+                continue
+            wanted = self.wants(track)
+            if wanted and track.sid not in current:
+                self.subscribe(track)
+            elif not wanted and track.sid in current:
+                self.unsubscribe(track)
+
     def subscribe(self, track: PublishedTrack) -> None:
         if track.kind == "data":
             if not self.subscriber.getTransceivers():

@@ -72,7 +72,7 @@ class Room:
                 {"type": "participant_connected", "participant": participant.describe()}, participant
             )
         for track in self.tracks():
-            if track.publisher is not participant:
+            if track.publisher is not participant and participant.wants(track):
                 participant.subscribe(track)
 
     def by_identity(self, identity: str) -> Participant | None:
@@ -104,7 +104,7 @@ class Room:
     # -- tracks -------------------------------------------------------------------------------
     def track_published(self, track: PublishedTrack) -> None:
         for other in self.participants.values():
-            if other is not track.publisher:
+            if other is not track.publisher and other.wants(track):
                 other.subscribe(track)
         info = {
             **track.describe(),

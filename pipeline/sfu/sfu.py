@@ -193,6 +193,20 @@ class Sfu:
                 await asyncio.get_running_loop().run_in_executor(None, self.dispatch, sid, priority)
         return created
 
+    def subscribed_tracks(self, room_sid: str, participant_sid: str) -> set[str]:
+        """SIDs of the tracks a live participant receives; none for one not connected here."""
+        room = self.rooms.get(room_sid)
+        participant = room.participants.get(participant_sid) if room else None
+        return participant.subscribed() if participant is not None else set()
+
+    def subscribe_rules_changed(
+        self, room_sid: str, participant_sid: str, rules: list[dict[str, Any]]
+    ) -> None:
+        room = self.rooms.get(room_sid)
+        participant = room.participants.get(participant_sid) if room else None
+        if participant is not None:
+            participant.follow_rules(rules, room.tracks())
+
     def rules_changed(self, room_sid: str, rules: list[dict[str, Any]]) -> None:
         room = self.rooms.get(room_sid)
         if room is not None:
