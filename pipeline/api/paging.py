@@ -36,7 +36,8 @@ def page(
     render: Callable[[Any], dict],
     max_page_size: int = 1000,
 ) -> dict:
-    size = params.int("PageSize", DEFAULT_PAGE_SIZE, 1, max_page_size) or DEFAULT_PAGE_SIZE
+    # Above the maximum is capped, not refused: the official clients send PageSize=limit.
+    size = min(params.int("PageSize", DEFAULT_PAGE_SIZE, 1) or DEFAULT_PAGE_SIZE, max_page_size)
     number = params.int("Page", 0, 0, MAX_OFFSET // size) or 0
     token = params.str("PageToken")
     offset = _offset(token) if token else number * size

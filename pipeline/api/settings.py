@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from fastapi import APIRouter, Request
 
 from pipeline.db.models import StorageSettings
+from pipeline.storage import StorageError
+from pipeline.storage.external import split_s3_url
 
 from . import openapi, render
 from .context import call, in_session
@@ -47,10 +47,13 @@ def _handlers(kind: str):
         p = c.params
         name = p.str("FriendlyName", required=True)
         url = p.str("AwsS3Url", max_len=2048)
-        if url is not None and (
-            urlparse(url).scheme not in ("https", "http", "s3") or not urlparse(url).netloc
-        ):
-            raise invalid("AwsS3Url", "must be a URL like https://bucket.s3.amazonaws.com/path")
+        if url is not None:
+            try:
+                split_s3_url(url)  # what uploads will parse, so a URL taken here works there
+            except StorageError:
+                raise invalid(
+                    "AwsS3Url", "must be a URL like https://bucket.s3.amazonaws.com/path or s3://bucket/path"
+                ) from None
         for sid_field in ("AwsCredentialsSid", "EncryptionKeySid"):
             value = p.str(sid_field, max_len=34)
             if value and not value.startswith("CR"):

@@ -289,7 +289,8 @@ def publish(
         row.duration = max(1, round(duration))
         row.bitrate = int(size * 8 / duration / 1000) if duration else 0
         row.media_key = key
-        row.media_external_location = target.location(key)
+        # Twilio's field names the customer's bucket only (CompositionSettings), never roomreel's own.
+        row.media_external_location = target.location(key) if target is not storage else None
         row.date_completed = utcnow()
         row.worker_id = None
         composition_event(

@@ -1,7 +1,7 @@
 """The customer's own bucket (RecordingSettings/CompositionSettings `AwsS3Url`) as storage.
 
-`https://bucket.s3.amazonaws.com/prefix` is AWS; any other `http(s)://host[:port]/bucket/prefix`
-is an S3-compatible endpoint addressed path-style. Credentials come from the worker's
+`https://bucket.s3.amazonaws.com/prefix` and `s3://bucket/prefix` are AWS; any other
+`http(s)://host[:port]/bucket/prefix` is an S3-compatible endpoint addressed path-style. Credentials come from the worker's
 environment (AWS_* variables, instance roles), never from the API.
 """
 
@@ -15,13 +15,15 @@ from .s3 import S3Storage
 AWS_SUFFIX = ".s3.amazonaws.com"
 
 
-def _split(url: str) -> tuple[str, str, str | None]:
-    """(bucket, key or prefix, endpoint_url or None for AWS)."""
+def split_s3_url(url: str) -> tuple[str, str, str | None]:
+    """(bucket, key or prefix, endpoint_url or None for AWS); StorageError for anything else."""
     parsed = urlparse(url)
     host = parsed.netloc
-    if parsed.scheme not in ("http", "https") or not host:
-        raise StorageError(f"AwsS3Url must be an http(s) URL, got {url!r}")
+    if parsed.scheme not in ("http", "https", "s3") or not host:
+        raise StorageError(f"AwsS3Url must be an http(s) or s3 URL, got {url!r}")
     path = parsed.path.strip("/")
+    if parsed.scheme == "s3":
+        return host, path, None
     if host.endswith(AWS_SUFFIX):
         return host[: -len(AWS_SUFFIX)], path, None
     bucket, _, rest = path.partition("/")
@@ -37,12 +39,12 @@ def _storage(bucket: str, prefix: str, endpoint: str | None) -> S3Storage:
 
 def customer_storage(aws_s3_url: str) -> S3Storage:
     """Storage rooted at the URL's bucket and path prefix."""
-    return _storage(*_split(aws_s3_url))
+    return _storage(*split_s3_url(aws_s3_url))
 
 
 def object_at(location: str) -> tuple[S3Storage, str]:
     """The storage and key of an object from its `media_external_location`."""
-    bucket, key, endpoint = _split(location)
+    bucket, key, endpoint = split_s3_url(location)
     return _storage(bucket, "", endpoint), key
 
 

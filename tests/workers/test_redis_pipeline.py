@@ -25,9 +25,8 @@ def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
     )
     done = stack.wait_status(comp.sid, {"completed", "failed"})
     assert done.status == "completed", done
-    assert done.media_external_location.endswith(
-        f"/{stack.bucket}/rr/compositions/{stack.account_sid}/{comp.sid}.mp4"
-    )
+    assert done.media_external_location is None  # roomreel's own bucket is not the customer's
+    assert f"rr/compositions/{stack.account_sid}/{comp.sid}.mp4" in stack.objects()
     assert not [k for k in stack.objects() if ".uploading" in k]
     with httpx.Client(base_url=stack.base, auth=(stack.account_sid, stack.auth_token)) as http:
         url = http.get(f"/v1/Compositions/{comp.sid}/Media").json()["redirect_to"]
@@ -54,6 +53,10 @@ def test_worker_renders_into_s3_and_calls_back(stack, room, tmp_path):
     assert value(worker, "roomreel_jobs_total", kind="composition", outcome="completed") == 1
     assert value(worker, "roomreel_storage_uploaded_bytes_total", backend="s3") >= done.size
     assert value(worker, "roomreel_composition_realtime_factor_count") == 1
+
+    # Deleting it removes the file from roomreel's bucket.
+    stack.client().video.v1.compositions(comp.sid).delete()
+    assert f"rr/compositions/{stack.account_sid}/{comp.sid}.mp4" not in stack.objects()
 
 
 def test_hook_fires_on_room_completion(stack, room):

@@ -230,6 +230,13 @@ def test_storage_settings(server):
             "/v1/RecordingSettings/Default", data={"FriendlyName": "x", "AwsStorageEnabled": "true"}
         )
     assert response.status_code == 400 and response.json()["message"].startswith("AwsS3Url")
+    # What uploads can parse is what settings accept: s3:// is AWS, a path-style URL needs a bucket.
+    ok = client.video.v1.recording_settings().create(friendly_name="s3", aws_s3_url="s3://my-bucket/rec")
+    assert ok.aws_s3_url == "s3://my-bucket/rec"
+    for bad in ("ftp://my-bucket/rec", "http://minio:9000/", "s3:///rec"):
+        with server.http() as http:
+            response = http.post("/v1/RecordingSettings/Default", data={"FriendlyName": "x", "AwsS3Url": bad})
+        assert response.status_code == 400 and response.json()["message"].startswith("AwsS3Url"), bad
 
 
 def test_another_accounts_resources_are_404(server, imported):

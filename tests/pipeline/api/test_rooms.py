@@ -50,6 +50,15 @@ def test_paging_walks_every_room(server):
     assert len(list(first)) == 3 and first.next_page_url
 
 
+def test_a_page_size_above_the_maximum_is_capped(server):
+    client = server.client()
+    # The official client sends PageSize=limit; Recordings allow at most 100 per page.
+    assert client.video.v1.recordings.list(limit=500) == []
+    with server.http() as http:
+        meta = http.get("/v1/Recordings", params={"PageSize": 5000}).json()["meta"]
+    assert meta["page_size"] == 100
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
