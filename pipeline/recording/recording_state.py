@@ -8,13 +8,14 @@ from sqlalchemy import select
 
 from pipeline import callbacks
 from pipeline.db import Database
-from pipeline.db.models import Recording, Room
+from pipeline.db.models import Participant, Recording, Room
 
 from .finalize import CONTAINERS
 
 
 def _event(session, recording: Recording, event: str, **params: Any) -> None:
     room = session.get(Room, recording.room_sid)
+    participant = session.get(Participant, recording.participant_sid)
     callbacks.room_event(
         session,
         room,
@@ -22,8 +23,13 @@ def _event(session, recording: Recording, event: str, **params: Any) -> None:
         RecordingSid=recording.sid,
         RecordingUri=f"/v1/Recordings/{recording.sid}",
         SourceSid=recording.source_sid,
+        TrackSid=recording.source_sid,
+        TrackKind=recording.type,
+        Type=recording.type,
         ParticipantSid=recording.participant_sid,
+        ParticipantIdentity=participant.identity if participant is not None else None,
         TrackName=recording.track_name,
+        OffsetFromTwilioVideoEpoch=recording.offset,
         Container=recording.container_format,
         Codec=recording.codec,
         **params,

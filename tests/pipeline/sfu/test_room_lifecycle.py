@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from pipeline.client.synthetic_tracks import MediaClock, ToneAudioTrack
 from pipeline.embedded import deliver_pending
 from tests.callback_receiver import Receiver
 from tests.pipeline.sfu.conftest import join, publish_av
@@ -103,3 +104,46 @@ def test_max_participant_duration_below_ten_minutes_is_error_53123(live):
     with pytest.raises(TwilioRestException) as caught:
         live.client().video.v1.rooms.create(unique_name="short", max_participant_duration=599)
     assert caught.value.status == 400 and caught.value.code == 53123
+
+
+def test_a_recorded_track_reports_recording_started_and_completed(live, receiver):
+    twilio = live.client()
+    room = twilio.video.v1.rooms.create(
+        unique_name="recorded-steps",
+        record_participants_on_connect=True,
+        empty_room_timeout=1,
+        status_callback=receiver.url,
+    )
+
+    async def scenario():
+        alice = await join(live, "alice", "recorded-steps")
+        await alice.publish(ToneAudioTrack(440.0, MediaClock()), "microphone")
+        await asyncio.sleep(1.5)
+        await alice.leave()
+        return alice.sid
+
+    alice_sid = asyncio.run(scenario())
+    wait_for(
+        lambda: "recording-completed" in [e["StatusCallbackEvent"] for e in events(live, receiver, room.sid)],
+        20,
+        "recording-completed",
+    )
+    got = {e["StatusCallbackEvent"]: e for e in events(live, receiver, room.sid)}
+    started, completed = got["recording-started"], got["recording-completed"]
+    recording = twilio.video.v1.recordings.list(grouping_sid=[room.sid])[0]
+    for event in (started, completed):
+        assert (
+            event["RecordingSid"] == recording.sid
+            and event["RecordingUri"] == f"/v1/Recordings/{recording.sid}"
+        )
+        assert (event["ParticipantSid"], event["ParticipantIdentity"]) == (alice_sid, "alice")
+        assert event["SourceSid"] == event["TrackSid"] == recording.source_sid
+        assert (event["TrackName"], event["TrackKind"], event["Container"], event["Codec"]) == (
+            "microphone",
+            "audio",
+            "mka",
+            recording.codec,
+        )
+    assert int(completed["Duration"]) >= 1 and int(completed["Size"]) == recording.size
+    assert completed["MediaUri"] == f"/v1/Recordings/{recording.sid}/Media"
+    assert int(completed["OffsetFromTwilioVideoEpoch"]) == recording.offset
