@@ -143,7 +143,8 @@ async def _media(request: Request, sid: str, room_sid: str | None) -> JSONRespon
     ttl = c.params.int("Ttl", 600, 1, 3600)
 
     def work(session):
-        recording = find_recording(session, c, sid, room_sid)
+        room = find_room(session, c.account.sid, room_sid).sid if room_sid is not None else None
+        recording = find_recording(session, c, sid, room)
         return recording.status, recording.media_key, f"{recording.sid}.{recording.container_format}"
 
     status, key, filename = await in_session(c, work)

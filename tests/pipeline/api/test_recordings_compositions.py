@@ -52,6 +52,10 @@ def test_recording_media_redirects_to_a_signed_download(server, imported, room):
         assert media.status_code == 200 and media.content[:4] == b"\x1a\x45\xdf\xa3"  # Matroska
         tampered = httpx.get(url.replace("Signature=", "Signature=00"))
         assert tampered.status_code == 403 and tampered.json()["code"] == 20403
+        # The room-scoped route; a UniqueName names in-progress rooms only, as on Twilio.
+        assert http.get(f"/v1/Rooms/{imported}/Recordings/{sid}/Media").status_code == 302
+        name = server.client().video.v1.rooms(imported).fetch().unique_name
+        assert http.get(f"/v1/Rooms/{name}/Recordings/{sid}/Media").status_code == 404
 
 
 def test_deleting_a_recording_keeps_its_metadata(server, imported):
