@@ -35,6 +35,11 @@ def read_spec(params: Params, defaults: dict[str, Any] | None = None) -> dict[st
         raise invalid(exc.field, exc.reason) from None
     audio = params.list("AudioSources")
     excluded = params.list("AudioSourcesExcluded") or []
+    for name, values in (("AudioSources", audio or []), ("AudioSourcesExcluded", excluded)):
+        for i, value in enumerate(values):
+            if not value.strip():
+                # Caught here rather than as a composition that fails once it runs.
+                raise invalid(f"{name}[{i}]", "must be a track name, a SID or a pattern, not empty")
     return {
         "video_layout": layouts.echo_layout(regions),
         "audio_sources": audio or [],

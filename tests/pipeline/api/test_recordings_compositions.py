@@ -151,6 +151,7 @@ def test_composition_delete(server, imported):
         ),
         ({"RoomSid": "@room", "AudioSources": "*", "Resolution": "4000x3000"}, 400, "Resolution"),
         ({"RoomSid": "@room", "AudioSources": "*", "Format": "avi"}, 400, "Format"),
+        ({"RoomSid": "@room", "AudioSources": ["alice", " "]}, 400, "AudioSources[1]"),
         ({"RoomSid": "@room"}, 400, "VideoLayout"),
         ({"RoomSid": "@room", "AudioSources": "*", "Speed": "fast"}, 400, "Speed"),
     ],
