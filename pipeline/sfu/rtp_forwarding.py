@@ -123,7 +123,10 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
             packet = bytes(header) + payload
             history[sequence % RTP_HISTORY_SIZE] = packet
             protected = protect(packet)
-            sendto(protected, address)
+            try:
+                sendto(protected, address)
+            except OSError:
+                pass  # a full buffer or a passing route error loses this packet (NACK can repair it), not the stream
             octets += len(payload)
             sent += len(protected)
             sequence = uint16_add(sequence, 1)
