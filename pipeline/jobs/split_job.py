@@ -167,11 +167,16 @@ def _progress(db: Database, sid: str) -> None:
         row.heartbeat_at = utcnow()
         from pipeline.rooms import composition_event
 
+        # The rate so far since the split was queued: the parts run side by side.
+        since = row.dispatched_at or row.date_created
+        elapsed = (row.heartbeat_at - since).total_seconds() if since else 0
+        remaining = round(elapsed * (100 - row.progress) / row.progress) if row.progress else None
         composition_event(
             session,
             row,
             "composition-progress",
             PercentageDone=row.progress,
+            SecondsRemaining=remaining,
             PartsDone=done,
             PartsTotal=total,
         )

@@ -74,6 +74,7 @@ def mint(
         "iss": key_sid,
         "sub": account_sid,
         "exp": issued + ttl,
+        "nbf": issued,
         "grants": {"identity": identity, "video": video},
     }
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())

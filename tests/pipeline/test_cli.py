@@ -122,3 +122,27 @@ def test_import_and_keys_create(room, tmp_path):
     created = json.loads(key.stdout)
     assert created["sid"].startswith("SK") and created["secret"] and created["account_sid"].startswith("AC")
     assert any(p.name == "room.json" for p in (tmp_path / "storage" / "rooms" / sid).iterdir())
+
+
+def test_token_mints_what_the_official_library_would(tmp_path):
+    import os
+
+    import jwt
+
+    from pipeline.config import Settings
+    from pipeline.db import Database
+    from pipeline.db.models import ApiKey
+
+    env = {**os.environ, "ROOMREEL_DATA_DIR": str(tmp_path)}
+    result = roomreel("token", "--identity", "alice", "--room", "standup", "--ttl", "600", env=env)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    header = jwt.get_unverified_header(token)
+    assert (header["alg"], header["cty"]) == ("HS256", "twilio-fpa;v=1")
+    key_sid = jwt.decode(token, options={"verify_signature": False})["iss"]
+    with Database(Settings.from_env(env).database_url).session() as session:
+        secret = session.get(ApiKey, key_sid).secret
+    claims = jwt.decode(token, secret, algorithms=["HS256"])  # the signature checks out with the key's secret
+    assert claims["sub"].startswith("AC") and claims["iss"].startswith("SK")
+    assert claims["grants"] == {"identity": "alice", "video": {"room": "standup"}}
+    assert claims["exp"] - claims["nbf"] == 600

@@ -125,3 +125,4 @@ def test_long_composition_splits_across_two_workers(stack, room, tmp_path):
         f for _, _, f in stack.receiver.received if f.get("CompositionSid") == comp.sid and "PartsTotal" in f
     ]
     assert parts and parts[-1]["PartsTotal"] == "4"  # three video windows and the audio
+    assert all(int(f["SecondsRemaining"]) >= 0 for f in parts)  # as a single render reports it

@@ -176,11 +176,13 @@ def test_the_hook_composed_the_room_with_the_right_colours_and_black_while_disab
             centre = (tile.x + tile.width // 2, tile.y + tile.height // 2)
             identity = who[tile.source]
             expected = colours[identity]
-            if identity == "alice" and disabled[0] + 0.2 < room_t < disabled[1] - 0.2:
+            if identity == "alice" and any(abs(room_t - edge) < 0.25 for edge in disabled):
+                continue  # the switch itself: the stamps are taken beside the message, not at the SFU
+            if identity == "alice" and disabled[0] < room_t < disabled[1]:
                 expected = BLACK
             if min(colour(img, *centre)) > 235:
                 continue  # a flash
-            assert close(colour(img, *centre), expected, 40), (identity, t, colour(img, *centre))
+            assert close(colour(img, *centre), expected, 40), (identity, t, room_t, colour(img, *centre))
             checked += 1
     assert checked >= 8
 
