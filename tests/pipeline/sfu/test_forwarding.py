@@ -48,6 +48,28 @@ def test_three_participants_exchange_audio_and_video(live, decode_errors):
     assert decode_errors.count == 0
 
 
+def test_an_h264_room_forwards_python_participants_video(live, decode_errors):
+    live.client().video.v1.rooms.create(unique_name="h264-room", video_codecs=["H264"])
+
+    async def scenario():
+        alice, bob = await join(live, "alice", "h264-room"), await join(live, "bob", "h264-room")
+        await publish_av(alice, RED)
+        await bob.wait_until(
+            lambda: any(t.kind == "video" and t.frames > 20 for t in bob.remote.values()), 20
+        )
+        video = next(t for t in bob.remote.values() if t.kind == "video")
+        transceiver = next(t for t in bob._subscriber.getTransceivers() if t.kind == "video")
+        codec = transceiver._codecs[0].mimeType
+        colour = mean_rgb(video.last_frame)
+        await leave_all(alice, bob)
+        return codec, colour
+
+    codec, colour = asyncio.run(scenario())
+    assert codec.lower() == "video/h264"
+    assert close_to(colour, RED), colour
+    assert decode_errors.count == 0
+
+
 def test_forwarding_never_decodes(live):
     async def scenario():
         alice, bob = await join(live, "alice", "passthrough"), await join(live, "bob", "passthrough")
