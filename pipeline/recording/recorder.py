@@ -219,7 +219,8 @@ class RoomRecorder:
             self._stop(writer)
         if self._finishing:
             await asyncio.gather(*self._finishing, return_exceptions=True)
-        self.recorder.rooms.pop(self.room.sid, None)
+        if self.recorder.rooms.get(self.room.sid) is self:  # not a successor opened meanwhile
+            del self.recorder.rooms[self.room.sid]
         await asyncio.to_thread(self.recorder.write_manifest, self.room.sid, time.time())
 
     # -- spans -------------------------------------------------------------------------------------

@@ -46,4 +46,7 @@ async def recover_after_restart(app) -> None:
             await sfu.end_room(room_sid)
     for account_sid, room_sid in idle:
         if room_sid not in sfu.rooms:
-            await sfu.open_room(account_sid, room_sid)
+            try:
+                await sfu.open_room(account_sid, room_sid)
+            except Exception:  # one room's trouble must not leave the others without timers
+                log.exception("could not re-open idle room %s", room_sid)

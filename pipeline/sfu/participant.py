@@ -189,7 +189,7 @@ class Participant:
 
     def subscribed(self) -> set[str]:
         """SIDs of the tracks this participant receives (safe to call from another thread)."""
-        slots = [s.source.sid for s in list(self.slots) if s.source is not None]
+        slots = [source.sid for s in list(self.slots) if (source := s.source) is not None]
         return set(slots) | set(list(self.data_out))
 
     def follow_rules(self, rules: list[dict[str, Any]], tracks: list[PublishedTrack]) -> None:

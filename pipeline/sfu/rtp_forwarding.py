@@ -23,6 +23,7 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random16, random32, uint16_add, uint32_add
 
@@ -77,14 +78,16 @@ async def _run_rtp(self: RTCRtpSender, codec: RTCRtpCodecParameters) -> None:
     except Exception:
         # stop() waits for the exit event below, so an unexpected error must not escape.
         log.warning("forwarding to a subscriber stopped", exc_info=True)
-    track.stop()
-    self._RTCRtpSender__track = None  # type: ignore[attr-defined]
-    self._RTCRtpSender__rtp_exited.set()  # type: ignore[attr-defined]
+    try:
+        track.stop()
+    finally:
+        self._RTCRtpSender__track = None  # type: ignore[attr-defined]
+        self._RTCRtpSender__rtp_exited.set()  # type: ignore[attr-defined]
 
 
 async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: EncodedFrameSource) -> None:
     pack = packetizer(codec.name)
-    sequence = random16()
+    sequence = random_sequence_number()  # the lower half, as aiortc: no early wrap for SRTP's rollover
     origin = random32()
     history: dict[int, bytes] = {}
     self._roomreel_history = history  # type: ignore[attr-defined]
@@ -108,9 +111,8 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
 
         timestamp = uint32_add(origin, pts)
         template = RtpPacket(payload_type=codec.payloadType, timestamp=timestamp, ssrc=self._ssrc)
-        template.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
         template.extensions.mid = self._RTCRtpSender__mid  # type: ignore[attr-defined]
-        header = bytearray(template.serialize(extensions))
+        header = _stamped(template, extensions)
         last = len(payloads) - 1
         octets = sent = 0
         for i, payload in enumerate(payloads):
@@ -118,6 +120,7 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
                 await asyncio.sleep(0)
                 if dtls._state != State.CONNECTED or datagrams.is_closing():
                     raise ConnectionError("the subscriber's transport closed")
+                header = _stamped(template, extensions)
             header[1] = (header[1] & 0x7F) | (0x80 if i == last else 0)
             header[2], header[3] = sequence >> 8, sequence & 0xFF
             packet = bytes(header) + payload
@@ -138,6 +141,13 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
         self._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__tx_bytes += sent  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__tx_packets += len(payloads)  # type: ignore[attr-defined]
+
+
+def _stamped(template: RtpPacket, extensions) -> bytearray:
+    """The frame's header as of now: abs-send-time feeds the receiver's bandwidth estimate, so
+    packets sent after a yield carry their own send time, not the frame's first."""
+    template.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+    return bytearray(template.serialize(extensions))
 
 
 async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:

@@ -120,6 +120,8 @@ class Sfu:
         # Check and admit as one step: concurrent joins must not both pass MaxParticipants or
         # both keep one identity.
         async with room.admission:
+            if room.closed:
+                raise SignalingError(53118, f"Room {room.sid} is completed")
             if grant.recorder:
                 participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
             else:
@@ -137,6 +139,9 @@ class Sfu:
                 except RoomUnavailable as exc:
                     raise SignalingError(exc.code, exc.message) from None
                 participant = Participant(sid, grant.identity, room, send)
+            if room.closed:  # ended while this join waited on the database
+                await participant.close()
+                raise SignalingError(53118, f"Room {room.sid} is completed")
             await send(
                 {
                     "type": "joined",

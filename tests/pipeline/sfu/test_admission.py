@@ -77,6 +77,9 @@ def test_a_grant_may_name_the_room_by_sid_while_the_client_names_it_by_unique_na
     assert refused(live, token.to_jwt(), room=other.sid).code == 53106
     rooms = {r.unique_name for r in twilio.video.v1.rooms.list(status="in-progress")}
     assert "not-by-sid" in rooms and not any(n.startswith("RM") for n in rooms)  # no stray ad hoc room
+    unknown = "RM" + "f" * 32  # a SID names an existing room; it never makes one
+    assert refused(live, live.token("nobody"), room=unknown).code == 53106
+    assert not [r for r in twilio.video.v1.rooms.list(status="in-progress") if r.unique_name == unknown]
 
 
 def test_a_second_connection_with_the_same_identity_replaces_the_first(live):
