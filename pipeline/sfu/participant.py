@@ -56,6 +56,7 @@ class Participant:
         self.slots: list[Subscription] = []
         self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
         self.subscribe_rules: list[dict[str, Any]] = INCLUDE_ALL  # SubscribeRules; a new row's default
+        self.unpublished: list[PublishedTrack] = []  # unpublished here, maybe still draining
         self.closed = False
         self.ended = asyncio.Event()  # set when the SFU is done with this participant
         self._pending_mids: dict[str, dict[str, Any]] = {}
@@ -173,6 +174,8 @@ class Participant:
         if track is None:
             raise SignalingError(53400, f"unpublish: no published track named {name}")
         self.room.track_unpublished(track)
+        # Still draining into a recorder: a leave right after must wait for it too.
+        self.unpublished = [t for t in (*self.unpublished, track) if t.sinks]
 
     async def set_enabled(self, name: str, enabled: bool) -> None:
         track = self.tracks.get(name)

@@ -89,7 +89,8 @@ class Room:
         for track in tracks:
             participant.tracks.pop(track.name, None)
             self.track_unpublished(track, drain)
-        await participant.close(draining=[t for t in tracks if t.sinks] if drain else ())
+        draining = [t for t in (*tracks, *participant.unpublished) if t.sinks] if drain else []
+        await participant.close(draining=draining)
         self.broadcast(
             {
                 "type": "participant_disconnected",

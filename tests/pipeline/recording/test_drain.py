@@ -38,7 +38,7 @@ def hold_back(client, name: str) -> dict[str, int]:
     return sent
 
 
-@pytest.mark.parametrize("ending", ["unpublish", "leave"])
+@pytest.mark.parametrize("ending", ["unpublish", "leave", "unpublish-then-leave"])
 def test_packets_behind_the_unpublish_or_leave_are_recorded(live, tmp_path, ending):
     twilio = live.client()
     room = twilio.video.v1.rooms.create(unique_name=f"drain-{ending}", record_participants_on_connect=True)
@@ -51,6 +51,11 @@ def test_packets_behind_the_unpublish_or_leave_are_recorded(live, tmp_path, endi
         handed = sent["packets"]  # sent before the track ends; all of it should be recorded
         if ending == "unpublish":
             await alice.unpublish("microphone")
+            await asyncio.sleep(LATE + 0.3)
+            await leave_all(alice)
+        elif ending == "unpublish-then-leave":
+            await alice.unpublish("microphone")
+            await alice._send({"type": "leave"})  # the connection must stay for the drain
             await asyncio.sleep(LATE + 0.3)
             await leave_all(alice)
         else:
