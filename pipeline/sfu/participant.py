@@ -57,6 +57,8 @@ class Participant:
         self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
         self.subscribe_rules: list[dict[str, Any]] = INCLUDE_ALL  # SubscribeRules; a new row's default
         self.unpublished: list[PublishedTrack] = []  # unpublished here, maybe still draining
+        # MaxParticipantDuration's timer: cancelled on close, or it would hold this object for hours.
+        self.expiry: asyncio.TimerHandle | None = None
         self.closed = False
         self.ended = asyncio.Event()  # set when the SFU is done with this participant
         self._pending_mids: dict[str, dict[str, Any]] = {}
@@ -329,6 +331,8 @@ class Participant:
             return
         self.closed = True
         self.ended.set()
+        if self.expiry is not None:
+            self.expiry.cancel()
         self._negotiator.cancel()
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()

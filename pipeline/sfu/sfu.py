@@ -153,7 +153,7 @@ class Sfu:
             room.admit(participant)
         if not participant.hidden:
             limit = room.settings.max_participant_duration
-            asyncio.get_running_loop().call_later(
+            participant.expiry = asyncio.get_running_loop().call_later(
                 limit, lambda: asyncio.ensure_future(self._expire(participant))
             )
         return participant

@@ -179,3 +179,24 @@ def test_participant_removed_through_the_rest_api(live):
         return alice.disconnected
 
     assert asyncio.run(scenario())["code"] == 53216
+
+
+def test_a_participant_that_left_is_not_kept_in_memory(live):
+    import gc
+    import weakref
+
+    async def scenario():
+        alice = await join(live, "alice", "memory")
+        room = live.app.state.sfu.rooms[alice.room_sid]
+        ref = weakref.ref(room.participants[alice.sid])
+        await alice.leave()
+        await asyncio.sleep(1.0)  # the socket and both peer connections close
+        return ref
+
+    ref = asyncio.run(scenario())
+    for _ in range(20):
+        gc.collect()
+        if ref() is None:
+            break
+        time.sleep(0.1)
+    assert ref() is None  # its MaxParticipantDuration timer no longer holds it for hours
