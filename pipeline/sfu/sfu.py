@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,7 +71,8 @@ class Sfu:
         self.room_openers: list[Callable[[Room], None]] = []  # e.g. the recorder attaching itself
         # One writer thread keeps the database in event order (track-added before track-removed).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-db")
-        self._opening: dict[str, asyncio.Lock] = {}
+        # One lock per room being opened; weak, so every room name ever seen is not kept for good.
+        self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         rtc_adapter.install(self.settings.hosts, self.settings.ports)
         rtc_adapter.set_announced(self.settings.announce)
 
@@ -95,7 +97,10 @@ class Sfu:
         )
 
     async def open_room(self, account_sid: str, name: str) -> Room:
-        lock = self._opening.setdefault(f"{account_sid}/{name}", asyncio.Lock())
+        key = f"{account_sid}/{name}"
+        lock = self._opening.get(key)
+        if lock is None:
+            lock = self._opening[key] = asyncio.Lock()
         async with lock:
             settings = await self._db(room_state.open_room, self.db, account_sid, name)
             room = self.rooms.get(settings.sid)
