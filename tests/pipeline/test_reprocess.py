@@ -34,6 +34,9 @@ def twenty_rooms(room, tmp_path):
 
 
 def reprocess(env, *extra):
+    # With video, each composition takes long enough that the interruption below lands mid-run
+    # even when the test process is starved for a second or two (audio alone once let all 20
+    # finish before the SIGINT arrived).
     return [
         sys.executable,
         "-m",
@@ -42,6 +45,10 @@ def reprocess(env, *extra):
         "--all",
         "--audio-sources",
         "alice-mic",
+        "--layout",
+        "grid",
+        "--resolution",
+        "1280x720",
         *extra,
     ]
 
