@@ -62,13 +62,13 @@ def find_room(session: Session, account_sid: str, sid: str) -> Room:
     return room
 
 
-def rules_param(c: Call, name: str) -> list | None:
+def rules_param(c: Call, name: str, subscribe: bool = False) -> list | None:
     raw = c.params.json(name, name)
     if raw is None:
         return None
     if isinstance(raw, dict):
         raw = raw.get("rules")
-    return validate_rules(raw, name)
+    return validate_rules(raw, name, subscribe)
 
 
 @router.post("", openapi_extra=openapi.form(CREATE))
@@ -411,10 +411,9 @@ async def fetch_subscribe_rules(request: Request, room_sid: str, participant_sid
 )
 async def update_subscribe_rules(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, {"Rules"})
-    raw = c.params.json("Rules", "Rules")
-    if raw is None:
+    rules = rules_param(c, "Rules", subscribe=True)
+    if rules is None:
         raise invalid("Rules", "is required", INVALID_SUBSCRIBE_RULES)
-    rules = validate_rules(raw.get("rules") if isinstance(raw, dict) else raw, "Rules", subscribe=True)
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid)

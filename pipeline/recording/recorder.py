@@ -25,7 +25,7 @@ from pipeline.storage.external import customer_storage_for
 from . import recording_state
 from .finalize import finalize
 from .journal import JournalError, being_written, read_header
-from .rules import TrackFacts, should_record
+from .rules import should_record
 from .track_recorder import TrackRecorder
 
 log = logging.getLogger("roomreel.recording")
@@ -166,9 +166,6 @@ class RoomRecorder:
     def db(self) -> Database:
         return self.recorder.db
 
-    def _facts(self, track: PublishedTrack) -> TrackFacts:
-        return TrackFacts(track.sid, track.name, track.kind, track.publisher.sid, track.publisher.identity)
-
     def _writer_of(self, track: PublishedTrack) -> TrackRecorder | None:
         return next((w for w in self.active.values() if w.track is track), None)
 
@@ -180,7 +177,7 @@ class RoomRecorder:
 
     # -- RoomObserver ------------------------------------------------------------------------------
     def track_published(self, track: PublishedTrack) -> None:
-        if should_record(self.rules, self._facts(track)):
+        if should_record(self.rules, track.facts()):
             self._start(track)
 
     def track_unpublished(self, track: PublishedTrack, drain: bool) -> None:
@@ -204,7 +201,7 @@ class RoomRecorder:
     def rules_changed(self, rules: list[dict[str, Any]]) -> None:
         self.rules = list(rules)
         for track in self.room.tracks():
-            wanted = should_record(self.rules, self._facts(track))
+            wanted = should_record(self.rules, track.facts())
             writer = self._writer_of(track)
             if wanted and writer is None:
                 self._start(track)

@@ -131,11 +131,10 @@ def verify(
     granted = video.get("room") if isinstance(video, dict) else None
     if granted is not None and not isinstance(granted, str):
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: video.room must be a string")
-    either_is_sid = bool(granted and room) and (is_sid(granted, "RM") or is_sid(room, "RM"))
-    if granted and room and granted != room and not either_is_sid:
-        raise AccessTokenError(ROOM_MISMATCH, f"Access Token grants room {granted!r}, not {room!r}")
     recorder = isinstance(video, dict) and video.get("recorder") is True
     if granted and room and granted != room:
+        if not (is_sid(granted, "RM") or is_sid(room, "RM")):
+            raise AccessTokenError(ROOM_MISMATCH, f"Access Token grants room {granted!r}, not {room!r}")
         by_sid, other = (granted, room) if is_sid(granted, "RM") else (room, granted)
         return AccessToken(account_sid, key_sid, identity, by_sid, int(exp), recorder, other)
     return AccessToken(account_sid, key_sid, identity, room or granted, int(exp), recorder)

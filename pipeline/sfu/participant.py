@@ -19,7 +19,7 @@ from aiortc import (
 
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import new_sid
-from pipeline.track_rules import INCLUDE_ALL, TrackFacts, selected
+from pipeline.track_rules import INCLUDE_ALL, selected
 
 from . import rtc_adapter
 from .published_track import DRAIN_GRACE, PublishedTrack
@@ -189,8 +189,7 @@ class Participant:
     # -- subscribing ---------------------------------------------------------------------------
     def wants(self, track: PublishedTrack) -> bool:
         """Whether this participant's SubscribeRules select `track` (another's)."""
-        facts = TrackFacts(track.sid, track.name, track.kind, track.publisher.sid, track.publisher.identity)
-        return selected(self.subscribe_rules, facts)
+        return selected(self.subscribe_rules, track.facts())
 
     def subscribed(self) -> set[str]:
         """SIDs of the tracks this participant receives (safe to call from another thread)."""

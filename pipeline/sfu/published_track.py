@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiortc import RTCRtpReceiver
 
+from pipeline.track_rules import TrackFacts
+
 from . import rtc_adapter
 from .frame_assembler import EncodedFrame
 
@@ -139,6 +141,10 @@ class PublishedTrack:
         if self._pending_request is not None:
             self._pending_request.cancel()
         self._rates.clear()
+
+    def facts(self) -> TrackFacts:
+        """What recording and subscribe rules match on."""
+        return TrackFacts(self.sid, self.name, self.kind, self.publisher.sid, self.publisher.identity)
 
     def describe(self) -> dict:
         return {"sid": self.sid, "name": self.name, "kind": self.kind, "enabled": self.enabled}

@@ -67,7 +67,6 @@ class Room:
         if not participant.hidden:  # a hidden recorder neither uses a room nor keeps it alive
             self._ever_joined = True
             self._cancel_timeout()
-        if not participant.hidden:
             self.broadcast(
                 {"type": "participant_connected", "participant": participant.describe()}, participant
             )

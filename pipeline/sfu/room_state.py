@@ -64,11 +64,9 @@ def key_secret(db: Database, account_sid: str, key_sid: str) -> str | None:
 def open_room(db: Database, account_sid: str, name: str) -> RoomSettings:
     """The in-progress room called `name` (or with that SID); an unknown name creates it (ad hoc)."""
     with db.session() as session:
-        room = session.get(Room, name) if is_sid(name, "RM") else None
-        if room is None and is_sid(name, "RM"):
-            raise RoomUnavailable(53106, f"Room not found: {name}")  # a SID is never a new room's name
-        if room is not None:
-            if room.account_sid != account_sid:
+        if is_sid(name, "RM"):  # a SID names an existing room, never a new one
+            room = session.get(Room, name)
+            if room is None or room.account_sid != account_sid:
                 raise RoomUnavailable(53106, f"Room not found: {name}")
             if room.status != "in-progress":
                 raise RoomUnavailable(53118, f"Room {name} is {room.status}")

@@ -26,6 +26,7 @@ log = logging.getLogger("roomreel.sfu")
 
 ROOM_FULL = 53105
 DUPLICATE_IDENTITY = 53205
+ROOM_COMPLETED = 53118
 PARTICIPANT_REMOVED = 53216  # disconnected through the REST API or by MaxParticipantDuration
 
 
@@ -126,7 +127,7 @@ class Sfu:
         # both keep one identity.
         async with room.admission:
             if room.closed:
-                raise SignalingError(53118, f"Room {room.sid} is completed")
+                raise SignalingError(ROOM_COMPLETED, f"Room {room.sid} is completed")
             if grant.recorder:
                 participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
             else:
@@ -146,7 +147,7 @@ class Sfu:
                 participant = Participant(sid, grant.identity, room, send)
             if room.closed:  # ended while this join waited on the database
                 await participant.close()
-                raise SignalingError(53118, f"Room {room.sid} is completed")
+                raise SignalingError(ROOM_COMPLETED, f"Room {room.sid} is completed")
             await send(
                 {
                     "type": "joined",
@@ -203,19 +204,22 @@ class Sfu:
                 await asyncio.get_running_loop().run_in_executor(None, self.dispatch, sid, priority)
         return created
 
+    def _live(self, room_sid: str, participant_sid: str) -> Participant | None:
+        """The participant if it is connected to this process now."""
+        room = self.rooms.get(room_sid)
+        return room.participants.get(participant_sid) if room else None
+
     def subscribed_tracks(self, room_sid: str, participant_sid: str) -> set[str]:
         """SIDs of the tracks a live participant receives; none for one not connected here."""
-        room = self.rooms.get(room_sid)
-        participant = room.participants.get(participant_sid) if room else None
+        participant = self._live(room_sid, participant_sid)
         return participant.subscribed() if participant is not None else set()
 
     def subscribe_rules_changed(
         self, room_sid: str, participant_sid: str, rules: list[dict[str, Any]]
     ) -> None:
-        room = self.rooms.get(room_sid)
-        participant = room.participants.get(participant_sid) if room else None
+        participant = self._live(room_sid, participant_sid)
         if participant is not None:
-            participant.follow_rules(rules, room.tracks())
+            participant.follow_rules(rules, participant.room.tracks())
 
     def rules_changed(self, room_sid: str, rules: list[dict[str, Any]]) -> None:
         room = self.rooms.get(room_sid)
@@ -233,11 +237,10 @@ class Sfu:
         log.warning("room %s ends with recordings still processing", room_sid)
 
     async def remove_participant(self, room_sid: str, participant_sid: str) -> bool:
-        room = self.rooms.get(room_sid)
-        participant = room.participants.get(participant_sid) if room else None
+        participant = self._live(room_sid, participant_sid)
         if participant is None:
             return False
-        await room.disconnect(
+        await participant.room.disconnect(
             participant, PARTICIPANT_REMOVED, "Participant disconnected through the REST API"
         )
         return True
