@@ -44,7 +44,6 @@ def main() -> None:
 
     redis.Redis(db=14).flushdb()
     from pipeline.accounts import ensure_account
-    from pipeline.api.app import storage_secret
     from pipeline.config import Settings
     from pipeline.db import Database
     from pipeline.db.models import Composition, utcnow
@@ -52,13 +51,13 @@ def main() -> None:
     from pipeline.jobs.compose import run_composition
     from pipeline.media.synthetic import COLORS, Participant, make_room
     from pipeline.sids import new_sid
-    from pipeline.storage import open_storage
+    from pipeline.signing_key import deployment_storage
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
     db.upgrade()
     account, _ = ensure_account(db, settings)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     make_room(work / "room", [Participant("a", COLORS[0], 0.0, 1.0, video=False)])
     room_sid = import_room(db, storage, account.sid, work / "room")
 

@@ -56,20 +56,19 @@ def main() -> None:
     }
     os.environ.update(env)
     from pipeline.accounts import ensure_account
-    from pipeline.api.app import storage_secret
     from pipeline.config import Settings
     from pipeline.db import Database
     from pipeline.db.models import Composition, utcnow
     from pipeline.importer import import_room
     from pipeline.media.synthetic import COLORS, Participant, make_room
     from pipeline.sids import new_sid
-    from pipeline.storage import open_storage
+    from pipeline.signing_key import deployment_storage
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
     db.upgrade()
     account, _ = ensure_account(db, settings)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     seconds = args.minutes * 60
     print(f"building a 4 x {seconds:.0f} s 640x480 room ...", flush=True)
     people = [

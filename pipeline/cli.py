@@ -138,13 +138,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from pipeline.accounts import ensure_account
-    from pipeline.api.app import storage_secret
     from pipeline.importer import import_room
-    from pipeline.storage import open_storage
+    from pipeline.signing_key import deployment_storage
 
     settings, db = _database()
     account, _ = ensure_account(db, settings)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     print(import_room(db, storage, account.sid, args.room_dir))
     return 0
 
@@ -200,18 +199,17 @@ def cmd_recorder(args: argparse.Namespace) -> int:
     import signal
 
     from pipeline.accounts import ensure_account
-    from pipeline.api.app import storage_secret
     from pipeline.api.signal import dev_key
     from pipeline.client import RoomClientError
     from pipeline.recording.remote_recorder import RemoteRecorder
     from pipeline.sfu.access_token import mint
-    from pipeline.storage import open_storage
+    from pipeline.signing_key import deployment_storage
 
     settings, db = _database()
     account, _ = ensure_account(db, settings)
     key = dev_key(db, account.sid)
     token = mint(account.sid, key.sid, key.secret, "roomreel-recorder", args.room, 86400, recorder=True)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     recorder = RemoteRecorder(args.url, token, db, storage, settings.data_dir / "spool" / "recordings")
     # What a recorder of this host left when it died (its journals are here and nobody writes them).
     for sid, outcome in sorted(recorder.recorder.recover(journals_only=True).items()):
@@ -274,14 +272,13 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from pipeline.accounts import ensure_account
-    from pipeline.api.app import storage_secret
     from pipeline.jobs.reprocess import ReprocessError
     from pipeline.reprocess_cli import run
-    from pipeline.storage import open_storage
+    from pipeline.signing_key import deployment_storage
 
     settings, db = _database()
     account, _ = ensure_account(db, settings)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     try:
         return run(args, settings, db, storage, account.sid)
     except ReprocessError as exc:

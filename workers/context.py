@@ -8,10 +8,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 
-from pipeline.api.app import storage_secret
 from pipeline.config import Settings
 from pipeline.db import Database
-from pipeline.storage import Storage, open_storage
+from pipeline.signing_key import deployment_storage
+from pipeline.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class WorkerContext:
 def context() -> WorkerContext:
     settings = Settings.from_env()
     db = Database(settings.database_url)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     return WorkerContext(settings, db, storage)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +16,7 @@ from pipeline.metrics import api_registry, live_registry, watch_event_loop
 from pipeline.recording.recorder import Recorder
 from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
-from pipeline.storage import open_storage
+from pipeline.signing_key import deployment_storage
 
 from . import (
     compositions,
@@ -32,6 +31,7 @@ from . import (
     settings,
     signal,
 )
+from .browser_policy import BrowserPolicy
 from .context import Services
 from .errors import (
     ApiError,
@@ -40,10 +40,6 @@ from .errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
-
-
-def storage_secret(config: Settings) -> str:
-    return config.secret_key or hashlib.sha256(f"roomreel:{config.data_dir}".encode()).hexdigest()
 
 
 def create_app(
@@ -55,7 +51,7 @@ def create_app(
 ) -> FastAPI:
     config = config or Settings.from_env()
     db = db or Database(config.database_url)
-    storage = open_storage(config.storage_url, storage_secret(config), public_url or config.public_url)
+    storage = deployment_storage(config, db, public_url)
     app = FastAPI(
         title="roomreel",
         version=__version__,
@@ -104,4 +100,5 @@ def create_app(
     ):
         app.include_router(module.router)
     openapi.install_security(app)
+    app.add_middleware(BrowserPolicy, public_url=public_url or config.public_url)
     return app

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.db.models import Composition, Room, utcnow
 from pipeline.rooms import API_PRIORITY, composition_event
 from pipeline.sids import is_sid, new_sid
+from pipeline.storage.base import MAX_LINK_TTL
 
 from . import openapi, render
 from .composition_spec import read_spec, require_media
@@ -119,7 +120,7 @@ async def delete_composition(request: Request, sid: str):
 @router.get("/{sid}/Media", openapi_extra=openapi.query({"Ttl"}))
 async def composition_media(request: Request, sid: str):
     c = await call(request, {"Ttl"})
-    ttl = c.params.int("Ttl", 600, 1, 3600)
+    ttl = c.params.int("Ttl", 600, 1, MAX_LINK_TTL)
 
     def work(session):
         composition = find_composition(session, c, sid)

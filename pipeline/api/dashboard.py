@@ -1,6 +1,7 @@
 """The dashboard at /dashboard: rooms, recordings, compositions and hooks, behind the API's auth.
 
 The page is static; its script signs in with the account SID and auth token (or an API key),
+sent explicitly with each request,
 reads one overview from `/dashboard/api/overview` every two seconds and uses the ordinary
 `/v1` resources to create compositions and to play or download media. The overview adds what
 Twilio's resources leave out: composition progress, when rendering started, and previews.
@@ -34,7 +35,7 @@ from pipeline.rooms import manifest_data
 from . import render
 from .composition_spec import read_spec
 from .context import call, in_session
-from .errors import ApiError, invalid, not_found
+from .errors import invalid, not_found
 from .pages import STATIC
 
 router = APIRouter(include_in_schema=False)
@@ -43,33 +44,14 @@ PREVIEW = {"RoomSid", "VideoLayout", "Resolution", "AudioSources", "AudioSources
 
 
 @router.get("/dashboard")
-async def dashboard_page(request: Request) -> Response:
-    """Behind the API's Basic auth: without valid credentials the answer is a 401 challenge, so
-    a browser asks for the account SID and token (or API key) and then sends them with the
-    page's own requests. Its body is the page itself, whose sign-in form a browser shows when
-    the prompt is dismissed."""
-    try:
-        await call(request)
-    except ApiError as exc:
-        if exc.status != 401:
-            raise
-        return _page(401, {"WWW-Authenticate": 'Basic realm="roomreel"'})
-    return _page()
-
-
 @router.get("/dashboard/signin")
-async def signin_page() -> Response:
-    """The same page without the challenge: its form signs in with any account or API key
-    (kept for the tab's session), for browsers that will not show the 401 page's form."""
-    return _page()
-
-
-def _page(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+async def dashboard_page() -> Response:
+    """The page with its sign-in form. No Basic challenge: a browser would keep the credentials
+    typed into its prompt and attach them to any form another site posts to roomreel."""
     return Response(
         (STATIC / "dashboard.html").read_bytes(),
-        status_code=status,
         media_type="text/html",
-        headers={"Cache-Control": "no-store", **(headers or {})},
+        headers={"Cache-Control": "no-store"},
     )
 
 

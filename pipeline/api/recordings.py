@@ -8,6 +8,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import Recording
+from pipeline.storage.base import MAX_LINK_TTL
 
 from . import openapi, render
 from .context import Call, call, in_session
@@ -140,7 +141,7 @@ async def delete_room_recording(request: Request, room_sid: str, sid: str):
 
 async def _media(request: Request, sid: str, room_sid: str | None) -> JSONResponse:
     c = await call(request, {"Ttl"})
-    ttl = c.params.int("Ttl", 600, 1, 3600)
+    ttl = c.params.int("Ttl", 600, 1, MAX_LINK_TTL)
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid).sid if room_sid is not None else None

@@ -238,3 +238,17 @@ class CallbackDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DeploymentSecret(Base):
+    """A secret every process of one deployment must share, kept where they all read it.
+
+    `value` holds a secret roomreel generated; when the operator supplies it instead
+    (ROOMREEL_SECRET_KEY), only its `fingerprint` is stored, so processes that disagree can be
+    told apart without the database ever holding the operator's secret."""
+
+    __tablename__ = "deployment_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

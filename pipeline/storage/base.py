@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+# Twilio's longest Ttl for a /Media link, in seconds; no link roomreel signs outlives it.
+MAX_LINK_TTL = 3600
+
 
 class StorageError(Exception):
     pass

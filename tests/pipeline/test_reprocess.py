@@ -7,12 +7,11 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.api.app import storage_secret
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.db.models import Composition
 from pipeline.importer import import_room
-from pipeline.storage import open_storage
+from pipeline.signing_key import deployment_storage
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.media
@@ -28,7 +27,7 @@ def twenty_rooms(room, tmp_path):
     from pipeline.accounts import ensure_account
 
     account, _ = ensure_account(db, settings)
-    storage = open_storage(settings.storage_url, storage_secret(settings), settings.public_url)
+    storage = deployment_storage(settings, db)
     sids = [import_room(db, storage, account.sid, room) for _ in range(ROOMS)]
     return env, db, sids
 

@@ -1,4 +1,6 @@
 // The roomreel dashboard: signs in with Basic credentials and reads /dashboard/api/overview.
+// The credentials typed into its form go explicitly on each request, never into the browser's
+// own Basic-auth cache, which would attach them to forms other sites post here too.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -6,13 +8,9 @@ let auth = sessionStorage.getItem("roomreel.auth");
 let timer = null;
 const firstSeen = {}; // composition SID -> [time, progress] when this page first saw it rendering
 
-// auth: "Basic" credentials typed into the form; BROWSER: the browser's own (it asked for them
-// when the page answered 401) and adds them to these same-origin requests itself.
-const BROWSER = "browser";
-
 async function api(path, options = {}) {
   const headers = { "X-Roomreel-Client": "dashboard", ...(options.headers || {}) };
-  if (auth && auth !== BROWSER) headers.Authorization = "Basic " + auth;
+  if (auth) headers.Authorization = "Basic " + auth;
   const response = await fetch(path, { ...options, headers });
   if (!response.ok) {
     let message = `HTTP ${response.status}`;
@@ -218,10 +216,9 @@ function signOut(message) {
 async function signIn(credentials, user) {
   auth = credentials;
   await api("/dashboard/api/overview");
-  if (credentials !== BROWSER) sessionStorage.setItem("roomreel.auth", credentials);
-  $("login").hidden = true; $("app").hidden = false;
-  $("signout").hidden = credentials === BROWSER; // the browser keeps its credentials until it closes
-  $("who").textContent = user || (credentials === BROWSER ? "" : atob(credentials).split(":")[0]);
+  sessionStorage.setItem("roomreel.auth", credentials);
+  $("login").hidden = true; $("app").hidden = false; $("signout").hidden = false;
+  $("who").textContent = user || atob(credentials).split(":")[0];
   await refresh();
   timer = setInterval(refresh, 2000);
 }
@@ -240,4 +237,3 @@ $("compose").addEventListener("submit", createComposition);
 $("preview-button").onclick = preview;
 $("compose-preset").onchange = () => { $("custom-box").hidden = $("compose-preset").value !== "custom"; };
 if (auth) signIn(auth).catch(() => signOut());
-else signIn(BROWSER).catch(() => signOut());

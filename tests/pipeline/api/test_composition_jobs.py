@@ -4,10 +4,9 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from pipeline.api.app import storage_secret
 from pipeline.embedded import compose_pending, deliver_pending, requeue_orphans
 from pipeline.importer import import_room
-from pipeline.storage import open_storage
+from pipeline.signing_key import deployment_storage
 from tests.callback_receiver import Receiver
 from tests.media_checks import streams
 
@@ -23,7 +22,7 @@ def receiver():
 
 @pytest.fixture
 def storage(server):
-    return open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+    return deployment_storage(server.settings, server.db, server.base)
 
 
 def test_composition_completes_with_signed_callbacks(server, room, storage, receiver):

@@ -2,17 +2,16 @@
 
 import pytest
 
-from pipeline.api.app import storage_secret
 from pipeline.embedded import compose_pending
 from pipeline.importer import import_room
-from pipeline.storage import open_storage
+from pipeline.signing_key import deployment_storage
 from tests.metrics_scrape import scrape, value
 
 pytestmark = pytest.mark.media
 
 
 def test_metrics_parse_and_change_after_a_composition(server, room):
-    storage = open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+    storage = deployment_storage(server.settings, server.db, server.base)
     before = scrape(f"{server.base}/metrics")
     for name in ("roomreel_live_rooms", "roomreel_forwarded_streams", "roomreel_live_participants"):
         assert (name, ()) in before

@@ -4,16 +4,15 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from pipeline.api.app import storage_secret
 from pipeline.importer import import_room
-from pipeline.storage import open_storage
+from pipeline.signing_key import deployment_storage
 
 LAYOUT = {"grid": {"video_sources": ["*"]}}
 
 
 @pytest.fixture(scope="module")
 def imported(server, room):
-    storage = open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+    storage = deployment_storage(server.settings, server.db, server.base)
     return import_room(server.db, storage, server.account_sid, room)
 
 
@@ -200,7 +199,7 @@ def test_enabled_hooks_compose_every_completed_room(server, room):
     hook = client.video.v1.composition_hooks.create(
         friendly_name="every-room", audio_sources=["*"], status_callback="http://127.0.0.1:9/hooks"
     )
-    storage = open_storage(server.settings.storage_url, storage_secret(server.settings), server.base)
+    storage = deployment_storage(server.settings, server.db, server.base)
     recorded = import_room(server.db, storage, server.account_sid, room)
     made = client.video.v1.compositions.list(room_sid=recorded)
     assert len(made) == 1 and made[0].audio_sources == ["*"]
