@@ -1,18 +1,21 @@
-"""Run the Alembic migrations in `migrations/` programmatically."""
+"""Run the Alembic migrations programmatically.
+
+The scripts live in the top-level `migrations/` folder of the checkout, which the distribution
+installs as the package `pipeline.db.migrations` (setup.py), so a wheel finds them too.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import as_file, files
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    with as_file(files("pipeline.db.migrations")) as location:
+        config.set_main_option("script_location", str(location))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

@@ -109,22 +109,6 @@ def make_rules(text: str) -> dict[str, tuple[list[str], list[str]]]:
     return rules
 
 
-def install_script_of_make() -> str:
-    """The script `make install` runs, found through the install target's prerequisites."""
-    rules = make_rules((ROOT / "Makefile").read_text(encoding="utf-8"))
-    pending, seen, scripts = ["install"], set(), []
-    while pending:
-        target = pending.pop()
-        if target in seen or target not in rules:
-            continue
-        seen.add(target)
-        prerequisites, recipe = rules[target]
-        scripts += [m.group(1) for line in recipe for m in re.finditer(r"\bbash\s+(\S+\.sh)\b", line)]
-        pending += prerequisites
-    assert len(scripts) == 1, scripts
-    return scripts[0]
-
-
 def variables_read_by_code() -> set[str]:
     """ROOMREEL_* names that appear as string literals in pipeline/ and workers/."""
     found = set()
@@ -233,20 +217,32 @@ def test_roomreel_variables_are_read_by_the_code(compose):
     assert not in_compose - read, f"not read by pipeline/ or workers/: {sorted(in_compose - read)}"
 
 
-def test_dockerfile_installs_with_the_makefile_script():
-    script = install_script_of_make()
-    assert script == "scripts/install.sh"
+def test_dockerfile_installs_the_tested_wheel():
+    """The image installs the wheel that scripts/build_wheel.sh builds, the same build that
+    tests/test_distribution.py installs and drives; never an editable checkout or the test tools."""
+    script = "scripts/build_wheel.sh"
     instructions = dockerfile_instructions()
-    copies = [args for op, args in instructions if op == "COPY"]
-    assert any(args.split()[0] == script for args in copies), copies
-    runs = [args for op, args in instructions if op == "RUN" and f"bash {script}" in args]
-    assert len(runs) == 1, instructions
-    assert "PYTHON=" in runs[0] and "VENV=" in runs[0]
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert len(stages) == 2 and stages[0].endswith(" AS wheel"), stages
+    builder = instructions[: [i for i, (op, _) in enumerate(instructions) if op == "FROM"][1]]
+    runtime = instructions[len(builder) :]
+    assert any(op == "COPY" and args.split()[0] == script for op, args in builder)
+    builds = [args for op, args in builder if op == "RUN" and f"bash {script}" in args]
+    assert len(builds) == 1 and builds[0].split(script, 1)[1].split()[0] == "/dist"
+    assert ("COPY", "--from=wheel /dist /dist") in runtime
+    installs = [args for op, args in runtime if op == "RUN" and "pip install" in args]
+    assert len(installs) == 1
+    assert "/dist/roomreel-*.whl" in installs[0]
+    assert " -e " not in installs[0] and "[dev]" not in installs[0] and "install.sh" not in installs[0]
+    assert not any(op == "COPY" and args.split()[0] in ("pipeline", "migrations") for op, args in runtime)
+    test = (ROOT / "tests" / "test_distribution.py").read_text(encoding="utf-8")
+    assert '"build_wheel.sh"' in test
 
 
 def test_dockerfile_runs_as_a_user_with_a_healthcheck():
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim-bookworm")
+    assert instructions[0] == ("FROM", "python:3.11-slim-bookworm AS wheel")
+    assert [args for op, args in instructions if op == "FROM"][-1] == "python:3.11-slim-bookworm"
     users = [args for op, args in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     healthchecks = [args for op, args in instructions if op == "HEALTHCHECK"]
@@ -255,9 +251,9 @@ def test_dockerfile_runs_as_a_user_with_a_healthcheck():
     assert "8080" in exposed or "8080/tcp" in exposed
     assert ("ENTRYPOINT", '["roomreel"]') in instructions
     assert ("CMD", '["serve", "--host", "0.0.0.0", "--port", "8080"]') in instructions
-    # What the install copies in must exist (the editable install keeps migrations/ beside the code).
+    # What the build copies in must exist.
     for op, args in instructions:
-        if op == "COPY":
+        if op == "COPY" and not args.startswith("--from="):
             for source in args.split()[:-1]:
                 assert (ROOT / source).exists(), source
 
