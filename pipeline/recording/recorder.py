@@ -194,7 +194,7 @@ class RoomRecorder:
         writer = self._writer_of(track)
         if writer is not None:
             kind = "enabled" if enabled else "disabled"
-            self.room.sfu._db_later(
+            self.room.sfu.state_writer.later(
                 recording_state.add_event, self.db, writer.sid, self.room.room_time(), kind
             )
 
@@ -225,7 +225,7 @@ class RoomRecorder:
         sid = new_sid("RT")
         journal = self.recorder.journal_path(self.room.sid, sid)
         # The row first (in event order with the track's own rows), then the frames.
-        self.room.sfu._db_later(
+        self.room.sfu.state_writer.later(
             recording_state.recording_started,
             self.db,
             sid,
@@ -238,7 +238,7 @@ class RoomRecorder:
         )
         writer = TrackRecorder(sid, track, journal, self.room.sid)
         if not track.enabled:
-            self.room.sfu._db_later(
+            self.room.sfu.state_writer.later(
                 recording_state.add_event, self.db, sid, self.room.room_time(), "disabled"
             )
         self.active[sid] = writer
@@ -252,5 +252,9 @@ class RoomRecorder:
             drain.cancel()
         writer.detach()
         self._in_thread(
-            self.recorder.close_and_finish, writer, self.room.sid, self.room.created, self.room.sfu._writer
+            self.recorder.close_and_finish,
+            writer,
+            self.room.sid,
+            self.room.created,
+            self.room.sfu.state_writer.executor,
         )

@@ -1,11 +1,16 @@
-"""A connected participant: a publisher connection (the client offers) and a subscriber
-connection (the SFU offers, renegotiating as tracks come and go)."""
+"""A participant of a live room, whatever protocol its client speaks: what it publishes, what it
+receives through its sender slots and data channels, and its peer connections.
+
+roomreel's own protocol uses two connections (the client offers on `publisher`, the SFU on
+`subscriber`); twilio-video.js uses one for both (`publisher is subscriber`). What the client is
+told goes through `signals`, and how offers travel is `negotiator`'s business
+(participant_signals.py), so nothing here knows a wire format."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiortc import (
@@ -14,7 +19,6 @@ from aiortc import (
     RTCDataChannel,
     RTCPeerConnection,
     RTCRtpTransceiver,
-    RTCSessionDescription,
 )
 
 from pipeline.sfu.errors import SfuError
@@ -26,12 +30,10 @@ from .published_track import DRAIN_GRACE, PublishedTrack
 from .subscription import Subscription
 
 if TYPE_CHECKING:
+    from .participant_signals import Negotiator, ParticipantSignals
     from .room import Room
 
 log = logging.getLogger("roomreel.sfu")
-
-ANSWER_TIMEOUT = 15.0
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class SignalingError(SfuError):
@@ -39,20 +41,28 @@ class SignalingError(SfuError):
 
 
 class Participant:
-    def __init__(self, sid: str, identity: str, room: Room, send: Send, hidden: bool = False) -> None:
+    def __init__(
+        self,
+        sid: str,
+        identity: str,
+        room: Room,
+        signals: ParticipantSignals,
+        hidden: bool = False,
+        one_connection: bool = False,
+    ) -> None:
         self.sid = sid
         self.identity = identity
         # A separate-process recorder: receives everything, publishes nothing, is seen by no one.
         self.hidden = hidden
         self.room = room
-        self.send = send
+        self.signals = signals
+        self.negotiator: Negotiator | None = None  # set by the protocol adapter before admission
         self.tracks: dict[str, PublishedTrack] = {}  # by name, published ones only
-        self.publisher = RTCPeerConnection(rtc_adapter.rtc_configuration())
         # Max-bundle: with aiortc's balanced bundling, a second m-line of one kind in the same
         # offer got a transport of its own that never connected (a late joiner lost a microphone).
-        self.subscriber = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-        )
+        bundled = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.publisher = RTCPeerConnection(bundled if one_connection else rtc_adapter.rtc_configuration())
+        self.subscriber = self.publisher if one_connection else RTCPeerConnection(bundled)
         self.slots: list[Subscription] = []
         self.data_out: dict[str, RTCDataChannel] = {}  # track SID -> channel on the subscriber PC
         self.subscribe_rules: list[dict[str, Any]] = INCLUDE_ALL  # SubscribeRules; a new row's default
@@ -61,14 +71,12 @@ class Participant:
         self.expiry: asyncio.TimerHandle | None = None
         self.closed = False
         self.ended = asyncio.Event()  # set when the SFU is done with this participant
-        self._pending_mids: dict[str, dict[str, Any]] = {}
         self._data_in: dict[str, RTCDataChannel] = {}  # label -> channel on the publisher PC
-        self._negotiate = asyncio.Event()
-        self._answer: asyncio.Future[str] | None = None
-        self._negotiator = asyncio.ensure_future(self._negotiation_loop())
+        self._data_tracks: dict[str, PublishedTrack] = {}  # label -> the data track it carries
         self.publisher.on("datachannel", self._on_datachannel)
         self.publisher.on("connectionstatechange", self._on_connection_state)
-        self.subscriber.on("connectionstatechange", self._on_connection_state)
+        if not one_connection:
+            self.subscriber.on("connectionstatechange", self._on_connection_state)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -78,64 +86,29 @@ class Participant:
         }
 
     # -- publishing -------------------------------------------------------------------------
-    async def publish(self, sdp: str | None, tracks: list[dict[str, Any]]) -> None:
-        """Handle the client's `publish`: an offer (optional when reusing transceivers) and names."""
-        if self.hidden:
-            raise SignalingError(53400, "publish: a recorder only receives")
-        wanted: dict[str, dict[str, Any]] = {}
-        for item in tracks:
-            if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
-                raise SignalingError(53400, "publish: every track needs kind audio, video or data")
-            name = item.get("name")
-            if not isinstance(name, str) or not name or len(name) > 128:
-                raise SignalingError(53400, "publish: every track needs a name of 1 to 128 characters")
-            if name in self.tracks:
-                raise SignalingError(53304, f"Track name is duplicated: {name}")
-            if item["kind"] == "video" and self.room.settings.audio_only:
-                raise SignalingError(53400, "publish: this room is audio-only")
-            if item["kind"] != "data" and not isinstance(item.get("mid"), str):
-                raise SignalingError(53400, f"publish: track {name} needs the mid of its transceiver")
-            wanted[name] = item
-        for item in wanted.values():
-            if item["kind"] != "data":
-                self._pending_mids[item["mid"]] = item
-        answer = None
-        if sdp is not None:
-            await self.publisher.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        # Every named mid must exist before anything is answered or published: all or nothing.
-        mids = {t.mid for t in self.publisher.getTransceivers()}
-        for item in wanted.values():
-            if item["kind"] != "data" and item["mid"] not in mids:
-                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
-        if sdp is not None:
-            for transceiver in self.publisher.getTransceivers():
-                if transceiver.mid in self._pending_mids:
-                    try:
-                        rtc_adapter.restrict_answer_codecs(transceiver, self.room.settings.codec)
-                    except ValueError as exc:
-                        raise SignalingError(53404, f"publish: {exc}") from None
-            await self.publisher.setLocalDescription(await self.publisher.createAnswer())
-            answer = rtc_adapter.announce(self.publisher.localDescription.sdp)
-        published = []
-        for name, item in wanted.items():
-            track = self._start_track(name, item)
-            if track is not None:
-                published.append({**track.describe(), "mid": item.get("mid")})
-        await self.room.sfu.persisted()  # once answered, the REST API lists the tracks
-        await self.send({"type": "publish_answer", "sdp": answer, "tracks": published})
-
-    def _start_track(self, name: str, item: dict[str, Any]) -> PublishedTrack | None:
-        kind = item["kind"]
-        enabled = item.get("enabled", True) is not False
+    def start_track(
+        self,
+        name: str,
+        kind: str,
+        enabled: bool = True,
+        transceiver: RTCRtpTransceiver | None = None,
+        data_label: str | None = None,
+        sid: str | None = None,
+    ) -> PublishedTrack:
+        """Publish a track the client sends: audio or video on `transceiver` (negotiated already),
+        or data on the channel labelled `data_label` (now or when it opens)."""
+        sid = sid or new_sid("MT")
         if kind == "data":
-            track = PublishedTrack(new_sid("MT"), name, "data", self, "data", 0, enabled)
+            track = PublishedTrack(sid, name, "data", self, "data", 0, enabled)
+            label = data_label or name
+            self._data_tracks[label] = track
+            channel = self._data_in.get(label)
+            if channel is not None:
+                self._relay_data(channel, track)
         else:
-            self._pending_mids.pop(item["mid"], None)
-            transceiver = self._transceiver(item["mid"])
-            if transceiver is None:
-                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
+            assert transceiver is not None
             codec, clock_rate = rtc_adapter.negotiated_codec(transceiver)
-            track = PublishedTrack(new_sid("MT"), name, kind, self, codec, clock_rate, enabled)
+            track = PublishedTrack(sid, name, kind, self, codec, clock_rate, enabled)
             track.receiver = transceiver.receiver
             if kind == "video":
                 track.max_bitrate = self.room.sfu.settings.max_video_bitrate or None
@@ -147,9 +120,6 @@ class Participant:
                 bitrate_cap=track.bitrate_cap if kind == "video" else None,
             )
         self.tracks[name] = track
-        channel = self._data_in.get(name)
-        if channel is not None:
-            self._relay_data(channel, track)
         self.room.track_published(track)
         return track
 
@@ -161,8 +131,8 @@ class Participant:
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         self._data_in[channel.label] = channel
-        track = self.tracks.get(channel.label)
-        if track is not None and track.kind == "data":
+        track = self._data_tracks.get(channel.label)
+        if track is not None and track.published:
             self._relay_data(channel, track)
 
     def _relay_data(self, channel: RTCDataChannel, track: PublishedTrack) -> None:
@@ -175,6 +145,8 @@ class Participant:
         track = self.tracks.pop(name, None)
         if track is None:
             raise SignalingError(53400, f"unpublish: no published track named {name}")
+        if track.kind == "data":
+            self._data_tracks = {k: t for k, t in self._data_tracks.items() if t is not track}
         self.room.track_unpublished(track)
         # Still draining into a recorder: a leave right after must wait for it too.
         self.unpublished = [t for t in (*self.unpublished, track) if t.sinks]
@@ -216,7 +188,7 @@ class Participant:
                 self.subscriber.addTransceiver("audio", direction="inactive")
             channel = self.subscriber.createDataChannel(track.sid)
             self.data_out[track.sid] = channel
-            self._negotiate.set()
+            self._renegotiate()
             return
         slot = next((s for s in self.slots if s.source is None and s.kind == track.kind and s.mid), None)
         if slot is None:
@@ -227,10 +199,10 @@ class Participant:
             )
             self.slots.append(slot)
             slot.bind(track)
-            self._negotiate.set()
+            self._renegotiate()
         else:
             slot.bind(track)
-            asyncio.ensure_future(self._announce_slot(slot))
+            self._slot_rebound(slot)
 
     def unsubscribe(self, track: PublishedTrack) -> None:
         channel = self.data_out.pop(track.sid, None)
@@ -239,85 +211,31 @@ class Participant:
         for slot in self.slots:
             if slot.source is track:
                 slot.unbind()
-                asyncio.ensure_future(self._announce_slot(slot))
+                self._slot_rebound(slot)
 
     def send_data(self, track: PublishedTrack, message: str | bytes) -> None:
         channel = self.data_out.get(track.sid)
         if channel is not None and channel.readyState == "open":
             channel.send(message)
 
-    async def _announce_slot(self, slot: Subscription) -> None:
-        if slot.mid is None:
-            return  # announced with the offer that creates it
-        await self._send_safely({"type": "slot", "mid": slot.mid, "track": self._slot_track(slot)})
+    def _renegotiate(self) -> None:
+        if self.negotiator is not None:
+            self.negotiator.renegotiate()
 
-    def _slot_track(self, slot: Subscription) -> dict[str, Any] | None:
+    def _slot_rebound(self, slot: Subscription) -> None:
+        if self.negotiator is not None:
+            self.negotiator.slot_rebound(slot)
+
+    def slot_track(self, slot: Subscription) -> dict[str, Any] | None:
+        """What `slot` forwards now, as clients are told about a track."""
         source = slot.source
-        if source is None:
-            return None
-        return {
-            **source.describe(),
-            "participant_sid": source.publisher.sid,
-            "identity": source.publisher.identity,
-        }
+        return None if source is None else self.room.describe_track(source)
 
-    async def _negotiation_loop(self) -> None:
-        """One offer at a time; changes made while an offer is out go into the next one."""
-        while not self.closed:
-            await self._negotiate.wait()
-            self._negotiate.clear()
-            try:
-                await self.subscriber.setLocalDescription(await self.subscriber.createOffer())
-                for transceiver in self.subscriber.getTransceivers():
-                    slot = transceiver.sender.track
-                    if isinstance(slot, Subscription):
-                        slot.mid = transceiver.mid
-                slots = {s.mid: self._slot_track(s) for s in self.slots if s.mid}
-                data = {sid: self._data_track(sid) for sid in self.data_out}
-                self._answer = asyncio.get_running_loop().create_future()
-                await self.send(
-                    {
-                        "type": "offer",
-                        "sdp": rtc_adapter.announce(self.subscriber.localDescription.sdp),
-                        "slots": slots,
-                        "data": data,
-                    }
-                )
-                sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
-                await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a client that cannot answer is disconnected
-                if not self.closed:
-                    log.warning("negotiation with %s failed: %s", self.identity, exc)
-                    await self.room.disconnect(self, 53000, f"negotiation failed: {exc}")
-                return
-
-    def _data_track(self, track_sid: str) -> dict[str, Any] | None:
-        for participant in self.room.participants.values():
-            for track in participant.tracks.values():
-                if track.sid == track_sid:
-                    return {
-                        **track.describe(),
-                        "participant_sid": participant.sid,
-                        "identity": participant.identity,
-                    }
-        return None
-
-    def answer(self, sdp: str) -> None:
-        if self._answer is None or self._answer.done():
-            raise SignalingError(53400, "answer: no offer is outstanding")
-        self._answer.set_result(sdp)
+    def data_track(self, track_sid: str) -> dict[str, Any] | None:
+        track = self.room.track(track_sid)
+        return None if track is None else self.room.describe_track(track)
 
     # -- life cycle ----------------------------------------------------------------------------
-    async def _send_safely(self, message: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        try:
-            await self.send(message)
-        except Exception:  # the socket went away; the session loop notices and cleans up
-            pass
-
     async def _on_connection_state(self) -> None:
         states = (self.publisher.connectionState, self.subscriber.connectionState)
         if "failed" in states and not self.closed:
@@ -332,9 +250,8 @@ class Participant:
         self.ended.set()
         if self.expiry is not None:
             self.expiry.cancel()
-        self._negotiator.cancel()
-        if self._answer is not None and not self._answer.done():
-            self._answer.cancel()
+        if self.negotiator is not None:
+            self.negotiator.close()
         for slot in self.slots:
             slot.stop()
         await asyncio.gather(self.subscriber.close(), return_exceptions=True)

@@ -13,6 +13,7 @@ from .published_track import PublishedTrack
 from .room_state import RoomSettings
 
 if TYPE_CHECKING:
+    from .participant_signals import ParticipantSignals
     from .sfu import Sfu
 
 log = logging.getLogger("roomreel.sfu")
@@ -61,15 +62,24 @@ class Room:
     def tracks(self) -> list[PublishedTrack]:
         return [t for p in self.participants.values() for t in p.tracks.values()]
 
+    def track(self, sid: str) -> PublishedTrack | None:
+        return next((t for t in self.tracks() if t.sid == sid), None)
+
+    @staticmethod
+    def describe_track(track: PublishedTrack) -> dict[str, Any]:
+        return {
+            **track.describe(),
+            "participant_sid": track.publisher.sid,
+            "identity": track.publisher.identity,
+        }
+
     # -- membership -------------------------------------------------------------------------
     def admit(self, participant: Participant) -> None:
         self.participants[participant.sid] = participant
         if not participant.hidden:  # a hidden recorder neither uses a room nor keeps it alive
             self._ever_joined = True
             self._cancel_timeout()
-            self.broadcast(
-                {"type": "participant_connected", "participant": participant.describe()}, participant
-            )
+            self._tell(lambda s: s.participant_connected(participant), participant)
         for track in self.tracks():
             if track.publisher is not participant and participant.wants(track):
                 participant.subscribe(track)
@@ -81,8 +91,11 @@ class Room:
         """Remove a participant (left, kicked, replaced, failed); it is told why first."""
         if self.participants.pop(participant.sid, None) is None:
             return
-        if code:
-            await participant._send_safely({"type": "disconnected", "code": code, "message": reason})
+        if code and not participant.closed:
+            try:
+                await participant.signals.disconnected(code, reason)
+            except Exception:  # the client is gone already; it is removed all the same
+                log.debug("could not tell %s why it was disconnected", participant.identity)
         tracks = list(participant.tracks.values())
         drain = not code  # a participant that left, not one the server disconnected
         for track in tracks:
@@ -90,13 +103,8 @@ class Room:
             self.track_unpublished(track, drain)
         draining = [t for t in (*tracks, *participant.unpublished) if t.sinks] if drain else []
         await participant.close(draining=draining)
-        self.broadcast(
-            {
-                "type": "participant_disconnected",
-                "participant_sid": participant.sid,
-                "identity": participant.identity,
-            }
-        )
+        if not participant.hidden:
+            self._tell(lambda s: s.participant_disconnected(participant))
         await self.sfu.participant_left(self, participant)
         if not participant.hidden and not self.visible() and not self.closed:
             self._arm_timeout(self.settings.empty_room_timeout)
@@ -106,12 +114,7 @@ class Room:
         for other in self.participants.values():
             if other is not track.publisher and other.wants(track):
                 other.subscribe(track)
-        info = {
-            **track.describe(),
-            "participant_sid": track.publisher.sid,
-            "identity": track.publisher.identity,
-        }
-        self.broadcast({"type": "track_published", "track": info}, track.publisher)
+        self._tell(lambda s: s.track_published(track), track.publisher)
         self.sfu.persist_track_added(track)
         self._notify(lambda o: o.track_published(track))
 
@@ -119,23 +122,13 @@ class Room:
         for other in self.participants.values():
             other.unsubscribe(track)
         track.close()
-        self.broadcast(
-            {"type": "track_unpublished", "track_sid": track.sid, "participant_sid": track.publisher.sid},
-            track.publisher,
-        )
+        self._tell(lambda s: s.track_unpublished(track), track.publisher)
         self.sfu.persist_track_removed(track)
         self._notify(lambda o: o.track_unpublished(track, drain))
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
         track.set_enabled(enabled)
-        self.broadcast(
-            {
-                "type": "track_enabled" if enabled else "track_disabled",
-                "track_sid": track.sid,
-                "participant_sid": track.publisher.sid,
-            },
-            track.publisher,
-        )
+        self._tell(lambda s: s.track_enabled(track, enabled), track.publisher)
         self.sfu.persist_track_enabled(track, enabled)
         self._notify(lambda o: o.track_enabled(track, enabled))
 
@@ -147,10 +140,13 @@ class Room:
             if other is not track.publisher:
                 other.send_data(track, message)
 
-    def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
+    def _tell(self, event: Callable[[ParticipantSignals], None], exclude: Participant | None = None) -> None:
         for participant in list(self.participants.values()):
-            if participant is not exclude:
-                asyncio.ensure_future(participant._send_safely(message))
+            if participant is not exclude and not participant.closed:
+                try:
+                    event(participant.signals)
+                except Exception:  # one client's adapter must not break the room
+                    log.exception("signalling %s failed", participant.identity)
 
     def _notify(self, call: Callable[[RoomObserver], None]) -> None:
         for observer in list(self.observers):

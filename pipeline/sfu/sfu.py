@@ -7,7 +7,6 @@ import logging
 import os
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +15,16 @@ from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
 from .access_token import ROOM_MISMATCH, AccessToken, AccessTokenError, verify
-from .participant import Participant, Send, SignalingError
+from .participant import Participant, SignalingError
 from .published_track import PublishedTrack
 from .room import Room
 from .room_state import RoomUnavailable
+from .state_writer import StateWriter
 from .subscription import Subscription
 
 log = logging.getLogger("roomreel.sfu")
+# (sid, identity, room, hidden) -> the participant, with its protocol's adapter in place.
+ParticipantFactory = Callable[[str, str, Room, bool], Participant]
 
 ROOM_FULL = 53105
 DUPLICATE_IDENTITY = 53205
@@ -70,25 +72,19 @@ class Sfu:
         self.dispatch = dispatch
         self.rooms: dict[str, Room] = {}
         self.room_openers: list[Callable[[Room], None]] = []  # e.g. the recorder attaching itself
-        # One writer thread keeps the database in event order (track-added before track-removed).
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfu-db")
+        # Room state reaches the database in event order; observers (the recorder) write through it too.
+        self.state_writer = StateWriter()
         # One lock per room being opened; weak, so every room name ever seen is not kept for good.
         self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         rtc_adapter.install(self.settings.hosts, self.settings.ports)
         rtc_adapter.set_announced(self.settings.announce)
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        return await self.state_writer.run(fn, *args)
 
     async def persisted(self) -> None:
         """Wait until every room-state write submitted so far is in the database."""
-        await self._db(lambda: None)
-
-    def _db_later(self, fn: Callable[..., Any], *args: Any) -> None:
-        future = self._writer.submit(fn, *args)
-        future.add_done_callback(
-            lambda f: f.exception() and log.error("room state write failed: %s", f.exception())
-        )
+        await self.state_writer.persisted()
 
     # -- admission ----------------------------------------------------------------------------
     async def authenticate(self, token: str, room: str | None) -> AccessToken:
@@ -112,7 +108,9 @@ class Sfu:
                     opener(room)
             return room
 
-    async def join(self, grant: AccessToken, send: Send) -> Participant:
+    async def join(self, grant: AccessToken, make: ParticipantFactory) -> Participant:
+        """Admit the holder of `grant`; `make` builds its Participant with the adapter of the
+        protocol its client speaks (signals and negotiator)."""
         if not grant.room:
             raise SignalingError(53100, "Room name is required: in the token's video grant or ?room=")
         try:
@@ -129,7 +127,7 @@ class Sfu:
             if room.closed:
                 raise SignalingError(ROOM_COMPLETED, f"Room {room.sid} is completed")
             if grant.recorder:
-                participant = Participant(new_sid("PA"), grant.identity, room, send, hidden=True)
+                participant = make(new_sid("PA"), grant.identity, room, True)
             else:
                 previous = room.by_identity(grant.identity)
                 if previous is not None:
@@ -144,18 +142,17 @@ class Sfu:
                     )
                 except RoomUnavailable as exc:
                     raise SignalingError(exc.code, exc.message) from None
-                participant = Participant(sid, grant.identity, room, send)
+                participant = make(sid, grant.identity, room, False)
             if room.closed:  # ended while this join waited on the database
                 await participant.close()
                 raise SignalingError(ROOM_COMPLETED, f"Room {room.sid} is completed")
-            await send(
-                {
-                    "type": "joined",
-                    "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
-                    "participant": {"sid": participant.sid, "identity": grant.identity},
-                    "participants": [p.describe() for p in room.visible()],
-                }
-            )
+            try:
+                await participant.signals.joined(participant)
+            except BaseException:
+                await participant.close()
+                if not participant.hidden:
+                    await self._db(room_state.participant_disconnected, self.db, participant.sid)
+                raise
             room.admit(participant)
         if not participant.hidden:
             limit = room.settings.max_participant_duration
@@ -175,7 +172,7 @@ class Sfu:
 
     # -- state in the database ------------------------------------------------------------------
     def persist_track_added(self, track: PublishedTrack) -> None:
-        self._db_later(
+        self.state_writer.later(
             room_state.track_added,
             self.db,
             track.publisher.sid,
@@ -186,10 +183,10 @@ class Sfu:
         )
 
     def persist_track_removed(self, track: PublishedTrack) -> None:
-        self._db_later(room_state.track_removed, self.db, track.sid)
+        self.state_writer.later(room_state.track_removed, self.db, track.sid)
 
     def persist_track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
-        self._db_later(room_state.track_enabled, self.db, track.sid, enabled)
+        self.state_writer.later(room_state.track_enabled, self.db, track.sid, enabled)
 
     # -- ending -----------------------------------------------------------------------------------
     async def end_room(self, room_sid: str) -> list[tuple[str, int]]:
@@ -261,7 +258,7 @@ class Sfu:
         for sid in list(self.rooms):
             room = self.rooms.pop(sid)
             await room.close(53000, "server shutting down")
-        self._writer.shutdown(wait=True)
+        self.state_writer.shutdown()
 
 
 __all__ = ["AccessTokenError", "Sfu", "SfuSettings", "SignalingError"]

@@ -1,4 +1,6 @@
-"""The signaling protocol (docs/signaling.md): JSON messages over one WebSocket per participant."""
+"""roomreel's signaling protocol (docs/signaling.md): JSON messages over one WebSocket per
+participant, two peer connections (the client offers to publish, the SFU offers to subscribe).
+An adapter onto the room core: `RoomreelSignals` and `RoomreelNegotiator`."""
 
 from __future__ import annotations
 
@@ -7,16 +9,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiortc import RTCSessionDescription
+
 from pipeline.logs import bind
 
+from . import rtc_adapter
 from .access_token import AccessTokenError
-from .participant import Participant, Send, SignalingError
+from .participant import Participant, SignalingError
+from .published_track import PublishedTrack
+from .room import Room
 from .sfu import Sfu
+from .subscription import Subscription
 
 log = logging.getLogger("roomreel.sfu")
 
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any] | None]]  # None when the socket closed
 Close = Callable[[int, str], Awaitable[None]]
+ANSWER_TIMEOUT = 15.0
 
 CLOSE_REFUSED = 4401  # token refused
 CLOSE_ERROR = 4400  # protocol error or room refused
@@ -32,8 +42,16 @@ async def session(
         await send({"type": "error", "code": exc.code, "message": exc.message})
         await close(CLOSE_REFUSED, exc.message[:120])
         return
+
+    def make(sid: str, identity: str, room: Room, hidden: bool) -> Participant:
+        signals = RoomreelSignals(send)
+        participant = Participant(sid, identity, room, signals, hidden=hidden)
+        signals.participant = participant
+        participant.negotiator = RoomreelNegotiator(participant, signals)
+        return participant
+
     try:
-        participant = await sfu.join(grant, send)
+        participant = await sfu.join(grant, make)
     except SignalingError as exc:
         await send({"type": "error", "code": exc.code, "message": exc.message})
         await close(CLOSE_ERROR, exc.message[:120])
@@ -78,7 +96,7 @@ async def handle(participant: Participant, message: dict[str, Any]) -> bool:
         if not isinstance(tracks, list) or not tracks:
             raise SignalingError(53400, "publish: tracks must be a non-empty list")
         try:
-            await participant.publish(sdp, tracks)
+            await negotiator(participant).publish(sdp, tracks)
         except SignalingError:
             raise
         except Exception as exc:  # aiortc rejects malformed or incompatible SDP with assorted errors
@@ -87,15 +105,193 @@ async def handle(participant: Participant, message: dict[str, Any]) -> bool:
         sdp = message.get("sdp")
         if not isinstance(sdp, str):
             raise SignalingError(53400, "answer: sdp must be a string")
-        participant.answer(sdp)
+        negotiator(participant).answer(sdp)
     elif kind == "unpublish":
         await participant.unpublish(str(message.get("name")))
     elif kind == "enable":
         await participant.set_enabled(str(message.get("name")), message.get("enabled") is not False)
     elif kind == "ping":
-        await participant.send({"type": "pong"})
+        await negotiator(participant).send({"type": "pong"})
     elif kind == "leave":
         return True
     else:
         raise SignalingError(53400, f"unknown message type {kind!r}")
     return False
+
+
+def negotiator(participant: Participant) -> RoomreelNegotiator:
+    assert isinstance(participant.negotiator, RoomreelNegotiator)
+    return participant.negotiator
+
+
+class RoomreelSignals:
+    """Room events as roomreel's JSON messages, queued in order on the participant's socket."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.participant: Participant | None = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.participant is not None and self.participant.closed:
+            return
+        try:
+            await self._send(message)
+        except Exception:  # the socket went away; the session loop notices and cleans up
+            pass
+
+    def _queue(self, message: dict[str, Any]) -> None:
+        asyncio.ensure_future(self.send(message))
+
+    async def joined(self, participant: Participant) -> None:
+        room = participant.room
+        await self._send(
+            {
+                "type": "joined",
+                "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
+                "participant": {"sid": participant.sid, "identity": participant.identity},
+                "participants": [p.describe() for p in room.visible()],
+            }
+        )
+
+    def participant_connected(self, other: Participant) -> None:
+        self._queue({"type": "participant_connected", "participant": other.describe()})
+
+    def participant_disconnected(self, other: Participant) -> None:
+        self._queue(
+            {"type": "participant_disconnected", "participant_sid": other.sid, "identity": other.identity}
+        )
+
+    def track_published(self, track: PublishedTrack) -> None:
+        self._queue({"type": "track_published", "track": Room.describe_track(track)})
+
+    def track_unpublished(self, track: PublishedTrack) -> None:
+        self._queue(
+            {"type": "track_unpublished", "track_sid": track.sid, "participant_sid": track.publisher.sid}
+        )
+
+    def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
+        kind = "track_enabled" if enabled else "track_disabled"
+        self._queue({"type": kind, "track_sid": track.sid, "participant_sid": track.publisher.sid})
+
+    async def disconnected(self, code: int, reason: str) -> None:
+        await self.send({"type": "disconnected", "code": code, "message": reason})
+
+
+class RoomreelNegotiator:
+    """The publisher connection answers the client's `publish` offers; the subscriber connection
+    offers, one offer at a time, whenever subscriptions change shape."""
+
+    def __init__(self, participant: Participant, signals: RoomreelSignals) -> None:
+        self.participant = participant
+        self.send = signals.send
+        self._pending_mids: dict[str, dict[str, Any]] = {}
+        self._negotiate = asyncio.Event()
+        self._answer: asyncio.Future[str] | None = None
+        self._loop = asyncio.ensure_future(self._negotiation_loop())
+
+    # -- publishing ---------------------------------------------------------------------------
+    async def publish(self, sdp: str | None, tracks: list[dict[str, Any]]) -> None:
+        """Handle the client's `publish`: an offer (optional when reusing transceivers) and names."""
+        participant = self.participant
+        if participant.hidden:
+            raise SignalingError(53400, "publish: a recorder only receives")
+        wanted: dict[str, dict[str, Any]] = {}
+        for item in tracks:
+            if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
+                raise SignalingError(53400, "publish: every track needs kind audio, video or data")
+            name = item.get("name")
+            if not isinstance(name, str) or not name or len(name) > 128:
+                raise SignalingError(53400, "publish: every track needs a name of 1 to 128 characters")
+            if name in participant.tracks:
+                raise SignalingError(53304, f"Track name is duplicated: {name}")
+            if item["kind"] == "video" and participant.room.settings.audio_only:
+                raise SignalingError(53400, "publish: this room is audio-only")
+            if item["kind"] != "data" and not isinstance(item.get("mid"), str):
+                raise SignalingError(53400, f"publish: track {name} needs the mid of its transceiver")
+            wanted[name] = item
+        for item in wanted.values():
+            if item["kind"] != "data":
+                self._pending_mids[item["mid"]] = item
+        publisher = participant.publisher
+        answer = None
+        if sdp is not None:
+            await publisher.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        # Every named mid must exist before anything is answered or published: all or nothing.
+        transceivers = {t.mid: t for t in publisher.getTransceivers()}
+        for item in wanted.values():
+            if item["kind"] != "data" and item["mid"] not in transceivers:
+                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
+        if sdp is not None:
+            for transceiver in publisher.getTransceivers():
+                if transceiver.mid in self._pending_mids:
+                    try:
+                        rtc_adapter.restrict_answer_codecs(transceiver, participant.room.settings.codec)
+                    except ValueError as exc:
+                        raise SignalingError(53404, f"publish: {exc}") from None
+            await publisher.setLocalDescription(await publisher.createAnswer())
+            answer = rtc_adapter.announce(publisher.localDescription.sdp)
+        published = []
+        for name, item in wanted.items():
+            kind = item["kind"]
+            enabled = item.get("enabled", True) is not False
+            if kind == "data":
+                track = participant.start_track(name, "data", enabled)
+            else:
+                self._pending_mids.pop(item["mid"], None)
+                track = participant.start_track(name, kind, enabled, transceivers[item["mid"]])
+            published.append({**track.describe(), "mid": item.get("mid")})
+        await participant.room.sfu.persisted()  # once answered, the REST API lists the tracks
+        await self.send({"type": "publish_answer", "sdp": answer, "tracks": published})
+
+    # -- subscribing --------------------------------------------------------------------------
+    def renegotiate(self) -> None:
+        self._negotiate.set()
+
+    def slot_rebound(self, slot: Subscription) -> None:
+        if slot.mid is not None:  # otherwise announced with the offer that creates it
+            message = {"type": "slot", "mid": slot.mid, "track": self.participant.slot_track(slot)}
+            asyncio.ensure_future(self.send(message))
+
+    async def _negotiation_loop(self) -> None:
+        """One offer at a time; changes made while an offer is out go into the next one."""
+        participant = self.participant
+        subscriber = participant.subscriber
+        while not participant.closed:
+            await self._negotiate.wait()
+            self._negotiate.clear()
+            try:
+                await subscriber.setLocalDescription(await subscriber.createOffer())
+                for transceiver in subscriber.getTransceivers():
+                    slot = transceiver.sender.track
+                    if isinstance(slot, Subscription):
+                        slot.mid = transceiver.mid
+                slots = {s.mid: participant.slot_track(s) for s in participant.slots if s.mid}
+                data = {sid: participant.data_track(sid) for sid in participant.data_out}
+                self._answer = asyncio.get_running_loop().create_future()
+                await self.send(
+                    {
+                        "type": "offer",
+                        "sdp": rtc_adapter.announce(subscriber.localDescription.sdp),
+                        "slots": slots,
+                        "data": data,
+                    }
+                )
+                sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+                await subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a client that cannot answer is disconnected
+                if not participant.closed:
+                    log.warning("negotiation with %s failed: %s", participant.identity, exc)
+                    await participant.room.disconnect(participant, 53000, f"negotiation failed: {exc}")
+                return
+
+    def answer(self, sdp: str) -> None:
+        if self._answer is None or self._answer.done():
+            raise SignalingError(53400, "answer: no offer is outstanding")
+        self._answer.set_result(sdp)
+
+    def close(self) -> None:
+        self._loop.cancel()
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()

@@ -36,8 +36,13 @@ async def chromium_in_room(live, room: str, directory, seconds: float) -> None:
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 def test_chromium_is_recorded_without_decode_errors(live, tmp_path, codec):
     twilio = live.client()
+    # The fixture's "minutes" are 0.5 s: without a long UnusedRoomTimeout, a slow Chromium start
+    # found the room ended and joined a new ad hoc one of the same name, which records nothing.
     room = twilio.video.v1.rooms.create(
-        unique_name=f"chromium-recorded-{codec}", record_participants_on_connect=True, video_codecs=[codec]
+        unique_name=f"chromium-recorded-{codec}",
+        record_participants_on_connect=True,
+        video_codecs=[codec],
+        unused_room_timeout=60,
     )
     asyncio.run(chromium_in_room(live, room.unique_name, tmp_path, 4.0))
     twilio.video.v1.rooms(room.sid).update(status="completed")
