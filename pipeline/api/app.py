@@ -30,6 +30,7 @@ from . import (
     rooms,
     settings,
     signal,
+    twilio_signaling,
 )
 from .browser_policy import BrowserPolicy
 from .context import Services
@@ -94,6 +95,7 @@ def create_app(
         settings,
         media,
         signal,
+        twilio_signaling,
         pages,
         dashboard,
         metrics,

@@ -73,6 +73,17 @@ def _loopback_only() -> bool:
     return bool(_hosts) and all(ipaddress.ip_address(h).is_loopback for h in _hosts)
 
 
+def reachable(address: str) -> bool:
+    """Whether ICE should try a peer's candidate at `address`. Announcing only loopback, nothing
+    else is reachable, and probing it would send traffic off loopback."""
+    if not _loopback_only():
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # an mDNS name
+        return False
+
+
 def _request_received(self, message, addr, protocol) -> None:
     # A browser also probes our loopback candidate from its other interfaces' sockets; answering
     # (and checking back) would send STUN to those addresses. Announcing only loopback, we
@@ -317,9 +328,16 @@ def codec_preferences(kind: str, codec_name: str) -> list[RTCRtpCodecCapability]
 def restrict_answer_codecs(transceiver, codec_name: str) -> None:
     """Keep only the room's codec in an answer: aiortc negotiates inside setRemoteDescription,
     before any public call could set preferences on the transceivers it creates there."""
-    wanted = {f"video/{codec_name.lower()}", "video/rtx"} if transceiver.kind == "video" else {"audio/opus"}
-    codecs = [c for c in transceiver._codecs if c.mimeType.lower() in wanted]
-    if not [c for c in codecs if c.mimeType.lower() != "video/rtx"]:
+    wanted = f"video/{codec_name.lower()}" if transceiver.kind == "video" else "audio/opus"
+    kept = [c for c in transceiver._codecs if c.mimeType.lower() == wanted]
+    bases = {c.payloadType for c in kept}
+    # An RTX whose base codec went would leave an answer browsers refuse ("apt" to nothing).
+    codecs = [
+        c
+        for c in transceiver._codecs
+        if c in kept or (c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") in bases)
+    ]
+    if not kept:
         raise ValueError(
             f"the offer has no {codec_name if transceiver.kind == 'video' else 'Opus'} for {transceiver.kind}"
         )

@@ -1,0 +1,141 @@
+"""Unmodified twilio-video.js 2.36 (the npm package, in Chromium) joins roomreel rooms through
+`/signaling`, with only `wsServer` and `insights: false` added to its connect options; the
+official `twilio` client reads the same rooms through the REST API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.sfu.access_token import mint
+from tests.pipeline.sfu.twilio.sdk_browser import SdkBrowser, connect, events
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    sdk = SdkBrowser(live.base)
+    yield sdk
+    sdk.close()
+
+
+def frames(page, identity: str) -> int:
+    return page.evaluate("(who) => window.tv.frames(who, 'video')", identity)
+
+
+def test_two_sdk_participants_see_each_other_as_the_rest_api_does(live, browser):
+    alice, bob = browser.page(), browser.page()
+    joined_alice = connect(alice, live.token("alice", "sdk-pair"), name="sdk-pair")
+    assert joined_alice["ok"], joined_alice
+    joined_bob = connect(bob, live.token("bob", "sdk-pair"), name="sdk-pair")
+    assert joined_bob["ok"], joined_bob
+    client = live.client()
+    room = client.video.v1.rooms(joined_alice["sid"]).fetch()
+    assert (room.unique_name, room.status, joined_alice["name"]) == ("sdk-pair", "in-progress", "sdk-pair")
+    assert joined_bob["sid"] == room.sid
+    rest = {p.identity: p.sid for p in client.video.v1.rooms(room.sid).participants.list(status="connected")}
+    assert rest == {"alice": joined_alice["participant"], "bob": joined_bob["participant"]}
+    published = (
+        client.video.v1.rooms(room.sid).participants(joined_alice["participant"]).published_tracks.list()
+    )
+    assert {(t.sid, t.kind) for t in published} == {(t["sid"], t["kind"]) for t in joined_alice["tracks"]}
+
+    wait_for(lambda: len(events(alice, "trackSubscribed")) == 2, 20, "alice to subscribe to bob's tracks")
+    wait_for(lambda: len(events(bob, "trackSubscribed")) == 2, 20, "bob to subscribe to alice's tracks")
+    assert {e["sid"] for e in events(bob, "trackSubscribed")} == {t["sid"] for t in joined_alice["tracks"]}
+    wait_for(lambda: frames(alice, "bob") > 10, 20, "bob's video to play at alice")
+    wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's video to play at bob")
+    wait_for(
+        lambda: alice.evaluate("() => window.tv.frames('bob', 'audio')") > 0.5, 20, "bob's audio to play"
+    )
+    subscribed = (
+        client.video.v1.rooms(room.sid).participants(joined_bob["participant"]).subscribed_tracks.list()
+    )
+    assert {t.sid for t in subscribed} == {t["sid"] for t in joined_alice["tracks"]}
+
+    # Mute and unmute: signalling only, the other side is told.
+    bob.evaluate("() => window.tv.setEnabled('video', false)")
+    wait_for(lambda: events(alice, "trackDisabled"), 10, "alice to see bob's camera off")
+    video_sid = next(t["sid"] for t in joined_bob["tracks"] if t["kind"] == "video")
+    assert events(alice, "trackDisabled")[0]["sid"] == video_sid
+    track = (
+        client.video.v1.rooms(room.sid)
+        .participants(joined_bob["participant"])
+        .published_tracks(video_sid)
+        .fetch()
+    )
+    assert track.enabled is False
+    bob.evaluate("() => window.tv.setEnabled('video', true)")
+    wait_for(lambda: events(alice, "trackEnabled"), 10, "alice to see bob's camera on")
+
+    # Leaving: the other side hears it, REST records it.
+    bob.evaluate("() => window.tv.leave()")
+    wait_for(lambda: events(alice, "participantDisconnected"), 10, "alice to see bob leave")
+    wait_for(
+        lambda: (
+            client.video.v1.rooms(room.sid).participants(joined_bob["participant"]).fetch().status
+            == "disconnected"
+        ),
+        10,
+        "bob disconnected in REST",
+    )
+
+    # The room ends through REST: the SDK's Room disconnects with RoomCompletedError.
+    client.video.v1.rooms(room.sid).update(status="completed")
+    wait_for(lambda: events(alice, "disconnected"), 10, "alice's room to end")
+    assert events(alice, "disconnected")[0]["code"] == 53118
+
+
+def test_refusals_carry_the_codes_the_sdk_knows(live, browser):
+    page = browser.page()
+    key = live._key
+    assert connect(page, "not-a-jwt", name="refused")["code"] == 20101
+    expired = mint(live.account_sid, key.sid, key.secret, "alice", "refused", ttl=-60)
+    assert connect(page, expired, name="refused")["code"] == 20104
+    assert connect(page, live.token("alice", "another-room"), name="refused")["code"] == 53106
+    client = live.client()
+    small = client.video.v1.rooms.create(unique_name="sdk-small", max_participants=1, unused_room_timeout=60)
+    assert connect(browser.page(), live.token("first", "sdk-small"), name="sdk-small")["ok"]
+    full = connect(page, live.token("second", "sdk-small"), name="sdk-small")
+    assert full["code"] == 53105, full
+    client.video.v1.rooms(small.sid).update(status="completed")
+    ended = connect(page, live.token("late", small.sid), name=small.sid)
+    assert ended["code"] == 53118, ended
+
+
+def test_an_sdk_participant_and_a_roomreel_bot_exchange_media(live, browser):
+    page = browser.page()
+    assert connect(page, live.token("alice", "sdk-bot"), name="sdk-bot")["ok"]
+    bot = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "bot", "--url", live.base, "--room", "sdk-bot", "--identity", "bot",
+         "--token", live.token("bot", "sdk-bot"), "--duration", "6", "--colour", "#dc2828"],
+        capture_output=True, text=True, timeout=60, cwd=live.settings.data_dir,
+    )  # fmt: skip
+    assert bot.returncode == 0, bot.stderr
+    received = json.loads(bot.stdout)["received"]
+    assert len(received) == 2 and min(received.values()) > 10, received  # alice's audio and video
+    colours = [e for e in events(page, "trackSubscribed") if e["participant"] == "bot"]
+    assert {e["kind"] for e in colours} == {"audio", "video"}
+
+
+def test_an_sdk_participant_is_recorded(live, browser):
+    client = live.client()
+    room = client.video.v1.rooms.create(
+        unique_name="sdk-recorded", record_participants_on_connect=True, unused_room_timeout=60
+    )
+    page = browser.page()
+    assert connect(page, live.token("alice", "sdk-recorded"), name="sdk-recorded")["ok"]
+    wait_for(lambda: page.evaluate("() => window.room.localParticipant.tracks.size") == 2, 10, "publishing")
+    page.wait_for_timeout(3000)
+    client.video.v1.rooms(room.sid).update(status="completed")
+    recordings = client.video.v1.rooms(room.sid).recordings.list()
+    assert sorted((r.type, r.container_format, r.status) for r in recordings) == [
+        ("audio", "mka", "completed"),
+        ("video", "mkv", "completed"),
+    ]
+    assert all(r.duration >= 2 for r in recordings), [r.duration for r in recordings]
