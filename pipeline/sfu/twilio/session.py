@@ -154,6 +154,7 @@ class TwilioNegotiator:
         self._lock = asyncio.Lock()  # one description change at a time
         self._answer: asyncio.Future[tuple[int, str]] | None = None
         self._offer_revision = 0
+        self._offer_message: dict[str, Any] | None = None
         self._candidates: set[str] = set()
         self._negotiate = asyncio.Event()
         self._ready = asyncio.Event()  # the client's first offer is answered
@@ -386,6 +387,23 @@ class TwilioNegotiator:
             return None
         return next((t for t in self.pc.getTransceivers() if t.mid == mid), None)
 
+    async def resync(self, sync: dict[str, Any]) -> None:
+        """A resumed socket: the full state in `synced`, then whatever the gap swallowed."""
+        room = self.participant.room
+        others = [p for p in room.visible() if p is not self.participant]
+        await self.signals.tcmp.send(
+            {
+                "type": "synced",
+                "session": self.session,
+                "participants": [participant_state(p, self.signals.revision(p.sid)) for p in others],
+                "published": self._published(),
+                "subscribed": self._subscribed(),
+            }
+        )
+        await self.update({**sync, "type": "update"})
+        if self._answer is not None and not self._answer.done() and self._offer_message is not None:
+            self.signals.queue(self._offer_message)  # our offer was lost with the old socket
+
     # -- our offers --------------------------------------------------------------------------------
     def renegotiate(self) -> None:
         self._negotiate.set()
@@ -439,23 +457,22 @@ class TwilioNegotiator:
                     self.revision += 1
                     self._offer_revision = self.revision
                     self._answer = asyncio.get_running_loop().create_future()
-                    self.signals.queue(
-                        {
-                            "type": "update",
-                            "session": self.session,
-                            "peer_connections": [
-                                {
-                                    "id": self.pc_id,
-                                    "description": {
-                                        "type": "offer",
-                                        "revision": self._offer_revision,
-                                        "sdp": rtc_adapter.announce(pc.localDescription.sdp),
-                                    },
-                                }
-                            ],
-                            "subscribed": self._subscribed(),
-                        }
-                    )
+                    self._offer_message = {
+                        "type": "update",
+                        "session": self.session,
+                        "peer_connections": [
+                            {
+                                "id": self.pc_id,
+                                "description": {
+                                    "type": "offer",
+                                    "revision": self._offer_revision,
+                                    "sdp": rtc_adapter.announce(pc.localDescription.sdp),
+                                },
+                            }
+                        ],
+                        "subscribed": self._subscribed(),
+                    }
+                    self.signals.queue(self._offer_message)
                 _, answer = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
                 async with self._lock:
                     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
@@ -474,8 +491,23 @@ class TwilioNegotiator:
         self.signals.close()
 
 
+@dataclass
+class ResumableSession:
+    """One SDK participant across its sockets: a dropped socket may be replaced, within
+    SESSION_TIMEOUT, by a new one whose hello carries `sync` with this session's id."""
+
+    id: str
+    participant: Participant
+    signals: TwilioSignals
+    negotiator: TwilioNegotiator
+    socket: int = 0  # which socket serves it now; a resume moves it on
+
+
+SESSIONS: dict[str, ResumableSession] = {}
+
+
 async def session(sfu: Sfu, tcmp: TcmpConnection) -> None:
-    """Serve one twilio-video.js client from `hello` to its last message."""
+    """Serve one twilio-video.js socket from `hello` to its last message."""
     body = await tcmp.handshake()
     try:
         if body is not None and body.get("type") == "ice":
@@ -483,10 +515,12 @@ async def session(sfu: Sfu, tcmp: TcmpConnection) -> None:
             body = await tcmp.receive()
         if body is None:
             return
-        if body.get("type") != "connect":
+        if body.get("type") == "sync":
+            await resume(sfu, tcmp, body)
+        elif body.get("type") == "connect":
+            await serve(sfu, tcmp, body)
+        else:
             await refuse(tcmp, MESSAGE_INVALID, f"expected connect, not {body.get('type')!r}")
-            return
-        await serve(sfu, tcmp, body)
     finally:
         await tcmp.close(1000)
 
@@ -525,11 +559,68 @@ async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None
         signals.close()
         await refuse(tcmp, exc.code, exc.message)
         return
-    negotiator = signals.negotiator
-    assert negotiator is not None
+    assert signals.negotiator is not None
+    state = ResumableSession(session_id, participant, signals, signals.negotiator)
+    SESSIONS[session_id] = state
     bind(room_sid=participant.room.sid, participant_sid=participant.sid)
     log.info("%s connected (twilio-video.js)", participant.identity)
-    negotiator.start_tracks()
+    state.negotiator.start_tracks()
+    await run(state, tcmp)
+
+
+async def resume(sfu: Sfu, tcmp: TcmpConnection, sync: dict[str, Any]) -> None:
+    state = SESSIONS.get(str(sync.get("session")))
+    token = sync.get("token")
+    if state is None or state.participant.closed:
+        await refuse(tcmp, 53001, "The session to resume is gone")
+        return
+    try:
+        grant = await sfu.authenticate(token if isinstance(token, str) else "", state.participant.room.sid)
+    except AccessTokenError as exc:
+        await refuse(tcmp, exc.code, exc.message)
+        return
+    if (
+        grant.identity != state.participant.identity
+        or grant.account_sid != state.participant.room.settings.account_sid
+    ):
+        await refuse(tcmp, 20101, "Invalid Access Token: it is not this session's")
+        return
+    # The old socket may look alive still (a client whose network dropped goes silent before
+    # it closes): the new one takes over now.
+    state.socket += 1
+    old, state.signals.tcmp = state.signals.tcmp, tcmp
+    await old.close(1000)
+    bind(room_sid=state.participant.room.sid, participant_sid=state.participant.sid)
+    log.info("%s resumed its session (twilio-video.js)", state.participant.identity)
+    await state.negotiator.resync(sync)
+    await run(state, tcmp)
+
+
+async def run(state: ResumableSession, tcmp: TcmpConnection) -> None:
+    """Read one socket; when it drops, hold the participant for a resume, or let it go."""
+    participant = state.participant
+    socket = state.socket
+    dropped = await read(state, tcmp)
+    if state.socket != socket:
+        return  # a resumed socket took over
+    if dropped and not participant.closed:
+        await tcmp.close(1000)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SESSION_TIMEOUT
+        while state.socket == socket and not participant.closed and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if state.socket != socket:
+            return  # the resumed socket carries on
+    if SESSIONS.get(state.id) is state:
+        del SESSIONS[state.id]
+    await participant.room.disconnect(participant)
+    await state.signals.flush()
+    log.info("%s disconnected (twilio-video.js)", participant.identity)
+
+
+async def read(state: ResumableSession, tcmp: TcmpConnection) -> bool:
+    """Serve the client's messages; True when the socket dropped without the client leaving."""
+    participant = state.participant
     ended = asyncio.ensure_future(participant.ended.wait())
     try:
         while not participant.closed:
@@ -537,17 +628,17 @@ async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None
             await asyncio.wait({incoming, ended}, return_when=asyncio.FIRST_COMPLETED)
             if not incoming.done():
                 incoming.cancel()
-                break
+                return False
             message = incoming.result()
-            if message is None or message.get("type") == "disconnect":
-                break
+            if message is None:
+                return not tcmp.said_bye
+            if message.get("type") == "disconnect":
+                return False
             if message.get("type") == "update":
                 try:
-                    await negotiator.update(message)
+                    await state.negotiator.update(message)
                 except Exception as exc:  # one bad update must not end the session
                     log.warning("update from %s failed: %s", participant.identity, exc)
+        return False
     finally:
         ended.cancel()
-        await participant.room.disconnect(participant)
-        await signals.flush()
-        log.info("%s disconnected (twilio-video.js)", participant.identity)

@@ -31,6 +31,7 @@ class TcmpConnection:
         self._close_socket = close_socket
         self.timeout = NEGOTIATED_TIMEOUT_MS / 1000
         self.closed = False
+        self.said_bye = False  # the client closed on purpose; otherwise it may come back with `sync`
         self._heartbeat: asyncio.Task | None = None
         self._lock = asyncio.Lock()
 
@@ -66,6 +67,7 @@ class TcmpConnection:
             if kind == "hello":  # a repeated hello: our welcome was late
                 await self._write({"type": "welcome", "negotiatedTimeout": int(self.timeout * 1000)})
             elif kind == "bye":
+                self.said_bye = True
                 return None
         return None
 

@@ -76,6 +76,21 @@ window.tv = {
     }
   },
   leave() { window.room.disconnect(); },
+  async publishData(options) {
+    window.dataTrack = new Twilio.Video.LocalDataTrack(options || {});
+    const publication = await window.room.localParticipant.publishTrack(window.dataTrack);
+    return publication.trackSid;
+  },
+  send(text) { window.dataTrack.send(text); },
+  async publishCamera(name) {
+    window.extraTrack = await Twilio.Video.createLocalVideoTrack({name});
+    const publication = await window.room.localParticipant.publishTrack(window.extraTrack);
+    return publication.trackSid;
+  },
+  unpublishCamera() {
+    window.room.localParticipant.unpublishTrack(window.extraTrack);
+    window.extraTrack.stop();
+  },
   frames(identity, kind) {
     const element = document.querySelector(`#media ${kind}[data-identity="${identity}"]`);
     if (!element) return -1;

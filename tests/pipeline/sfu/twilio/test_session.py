@@ -4,6 +4,7 @@ official `twilio` client reads the same rooms through the REST API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -139,3 +140,74 @@ def test_an_sdk_participant_is_recorded(live, browser):
         ("video", "mkv", "completed"),
     ]
     assert all(r.duration >= 2 for r in recordings), [r.duration for r in recordings]
+
+
+def test_a_dropped_socket_resumes_with_sync(live, browser):
+    alice, bob = browser.page(), browser.page()
+    joined = connect(alice, live.token("alice", "sdk-resume"), name="sdk-resume")
+    assert joined["ok"] and connect(bob, live.token("bob", "sdk-resume"), name="sdk-resume")["ok"]
+    wait_for(lambda: frames(alice, "bob") > 10, 20, "bob's video at alice")
+    room = live.app.state.sfu.rooms[joined["sid"]]
+    participant = room.participants[joined["participant"]]
+    # The server drops alice's socket as a network would (not with 1000, a clean end).
+    loop = participant.negotiator._loop.get_loop()
+    asyncio.run_coroutine_threadsafe(participant.signals.tcmp.close(4000, "dropped"), loop).result(5)
+    wait_for(lambda: events(alice, "reconnected"), 20, "alice to reconnect")
+    assert [e["event"] for e in events(alice) if e["event"].startswith("reconnect")] == [
+        "reconnecting",
+        "reconnected",
+    ]
+    assert not events(alice, "disconnected") and not events(bob, "participantDisconnected")
+    before = frames(alice, "bob")
+    wait_for(lambda: frames(alice, "bob") > before + 10, 20, "bob's video to go on at alice")
+    status = live.client().video.v1.rooms(joined["sid"]).participants(joined["participant"]).fetch().status
+    assert status == "connected"
+    # Still one session: a change after the resume reaches the others.
+    alice.evaluate("() => window.tv.setEnabled('audio', false)")
+    wait_for(lambda: events(bob, "trackDisabled"), 10, "bob to see alice muted after the resume")
+
+
+def test_tracks_published_later_data_included(live, browser):
+    alice, bob = browser.page(), browser.page()
+    joined = connect(alice, live.token("alice", "sdk-later"), name="sdk-later")
+    assert joined["ok"] and connect(bob, live.token("bob", "sdk-later"), name="sdk-later")["ok"]
+    wait_for(lambda: len(events(bob, "trackSubscribed")) == 2, 20, "bob to subscribe to alice's first tracks")
+
+    data_sid = alice.evaluate("() => window.tv.publishData()")
+    assert data_sid.startswith("MT")
+    wait_for(
+        lambda: any(e["kind"] == "data" for e in events(bob, "trackSubscribed")),
+        20,
+        "bob to get the data track",
+    )
+    for i in range(3):
+        alice.evaluate("(text) => window.tv.send(text)", f"hello {i}")
+    wait_for(lambda: len(events(bob, "message")) == 3, 10, "bob to receive alice's messages")
+    assert [e["data"] for e in events(bob, "message")] == ["hello 0", "hello 1", "hello 2"]
+
+    camera_sid = alice.evaluate("() => window.tv.publishCamera('screen')")
+    wait_for(
+        lambda: any(e["sid"] == camera_sid for e in events(bob, "trackSubscribed")),
+        20,
+        "bob to get the screen",
+    )
+    rest = (
+        live.client()
+        .video.v1.rooms(joined["sid"])
+        .participants(joined["participant"])
+        .published_tracks.list()
+    )
+    assert {t.name for t in rest} >= {"screen"} and {t.sid for t in rest} >= {data_sid, camera_sid}
+    alice.evaluate("() => window.tv.unpublishCamera()")
+    wait_for(
+        lambda: any(e["sid"] == camera_sid for e in events(bob, "trackUnpublished")),
+        20,
+        "bob to lose the screen",
+    )
+    rest = (
+        live.client()
+        .video.v1.rooms(joined["sid"])
+        .participants(joined["participant"])
+        .published_tracks.list()
+    )
+    assert camera_sid not in {t.sid for t in rest}
