@@ -135,6 +135,9 @@ class Participant:
         if track is not None and track.published:
             self._relay_data(channel, track)
 
+    def has_data_channel(self, label: str) -> bool:
+        return label in self._data_in
+
     def _relay_data(self, channel: RTCDataChannel, track: PublishedTrack) -> None:
         @channel.on("message")
         def on_message(message: str | bytes) -> None:

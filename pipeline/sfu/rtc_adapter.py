@@ -344,6 +344,19 @@ def restrict_answer_codecs(transceiver, codec_name: str) -> None:
     transceiver._codecs = codecs
 
 
+async def create_offer_keeping_negotiated(pc):
+    """`pc.createOffer()`, leaving negotiated transceivers' codecs and header extensions as they
+    were. aiortc resets them to its own tables while it offers, and a connect task still pending
+    from the last answer then started senders with aiortc's extension ids, not the peer's: the
+    bundled transport parsed the peer's abs-send-time as an audio level and died."""
+    kept = [(t, t._codecs, t._headerExtensions) for t in pc.getTransceivers() if t.currentDirection]
+    try:
+        return await pc.createOffer()
+    finally:
+        for transceiver, codecs, extensions in kept:
+            transceiver._codecs, transceiver._headerExtensions = codecs, extensions
+
+
 def negotiated_codec(transceiver):
     """(name, clock rate) of the codec media will use on `transceiver`."""
     codecs = [c for c in transceiver._codecs if c.mimeType.lower() != "video/rtx"]

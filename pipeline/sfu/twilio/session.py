@@ -158,6 +158,8 @@ class TwilioNegotiator:
         self._candidates: set[str] = set()
         self._negotiate = asyncio.Event()
         self._ready = asyncio.Event()  # the client's first offer is answered
+        self._announced: set[str] = set()  # track ids told `ready`
+        self.pc.on("datachannel", lambda channel: asyncio.get_running_loop().call_soon(self.start_tracks))
         self._loop = asyncio.ensure_future(self._offers())
 
     # -- connect ---------------------------------------------------------------------------------
@@ -209,7 +211,6 @@ class TwilioNegotiator:
 
     def start_tracks(self) -> None:
         """Publish to the room what the client sends and we have a receiver for (after admission)."""
-        started = False
         for item in self.tracks.values():
             if item.track is not None:
                 continue
@@ -217,24 +218,34 @@ class TwilioNegotiator:
                 item.track = self.participant.start_track(
                     item.name, "data", True, data_label=item.id, sid=item.sid
                 )
-                started = True
                 continue
             transceiver = self._transceiver_of(item.id)
-            if transceiver is None:
-                continue
-            item.track = self.participant.start_track(
-                item.name, item.kind, item.enabled, transceiver, sid=item.sid
-            )
-            started = True
-        if started:
+            if transceiver is not None:
+                item.track = self.participant.start_track(
+                    item.name, item.kind, item.enabled, transceiver, sid=item.sid
+                )
+        if self._ready_ids() - self._announced:
             self.signals.queue({"type": "update", "published": self._published()})
+
+    def _ready_ids(self) -> set[str]:
+        """Tracks the SDK may use: media with a receiver, data once its channel is open here (the
+        SDK drops what it sends on a channel still connecting, and sends once `ready`)."""
+        return {
+            item.id
+            for item in self.tracks.values()
+            if (item.kind == "data" and self.participant.has_data_channel(item.id))
+            or (item.kind != "data" and self._transceiver_of(item.id) is not None)
+        }
 
     def _published(self) -> dict[str, Any]:
         self.published_revision += 1
-        tracks = []
-        for item in self.tracks.values():
-            if item.kind == "data" or self._transceiver_of(item.id) is not None:
-                tracks.append({"id": item.id, "sid": item.sid, "state": "ready"})
+        ready = self._ready_ids()
+        self._announced |= ready
+        tracks = [
+            {"id": item.id, "sid": item.sid, "state": "ready"}
+            for item in self.tracks.values()
+            if item.id in ready
+        ]
         return {"revision": self.published_revision, "tracks": tracks}
 
     # -- the client's updates ---------------------------------------------------------------------
@@ -445,7 +456,7 @@ class TwilioNegotiator:
                             transceiver.setCodecPreferences(
                                 rtc_adapter.codec_preferences(transceiver.kind, codec)
                             )
-                    offer = await pc.createOffer()
+                    offer = await rtc_adapter.create_offer_keeping_negotiated(pc)
                     await pc.setLocalDescription(
                         RTCSessionDescription(
                             sdp=sdp_text.align_offer(offer.sdp, self.client_sdp), type="offer"

@@ -200,3 +200,28 @@ def test_a_server_bound_to_every_address_announces_the_configured_one(tmp_path):
     # (o= and a=rtcp:9 carry 0.0.0.0 as the usual placeholders, which say nothing about addresses.)
     connections = {line for sdp in sdps for line in sdp.splitlines() if line.startswith("c=")}
     assert connections == {"c=IN IP4 127.0.0.1"}, connections
+
+
+def test_an_offer_leaves_negotiated_parameters_as_negotiated():
+    """aiortc resets every transceiver's codecs and extensions while it offers; a connect task
+    still pending from the last answer would start senders with them (docs/signaling.md)."""
+    from aiortc import RTCPeerConnection
+
+    async def scenario() -> tuple[list, list]:
+        ours, theirs = RTCPeerConnection(), RTCPeerConnection()
+        theirs.addTransceiver("audio", direction="sendrecv")
+        await theirs.setLocalDescription(await theirs.createOffer())
+        await ours.setRemoteDescription(theirs.localDescription)
+        await ours.setLocalDescription(await ours.createAnswer())
+        (transceiver,) = ours.getTransceivers()
+        transceiver._setCurrentDirection("recvonly")
+        transceiver._headerExtensions[0].id = 9  # as a browser might number it
+        before = [(e.uri, e.id) for e in transceiver._headerExtensions]
+        await rtc_adapter.create_offer_keeping_negotiated(ours)
+        after = [(e.uri, e.id) for e in transceiver._headerExtensions]
+        await ours.close()
+        await theirs.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert after == before and (before[0][1] == 9)
