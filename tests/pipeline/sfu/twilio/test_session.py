@@ -211,3 +211,19 @@ def test_tracks_published_later_data_included(live, browser):
         .published_tracks.list()
     )
     assert camera_sid not in {t.sid for t in rest}
+
+
+def test_a_participant_removed_through_rest_is_disconnected(live, browser):
+    alice, bob = browser.page(), browser.page()
+    joined = connect(alice, live.token("alice", "sdk-removed"), name="sdk-removed")
+    removed = connect(bob, live.token("bob", "sdk-removed"), name="sdk-removed")
+    assert joined["ok"] and removed["ok"]
+    client = live.client()
+    client.video.v1.rooms(joined["sid"]).participants(removed["participant"]).update(status="disconnected")
+    wait_for(lambda: events(bob, "disconnected"), 10, "bob to be disconnected")
+    assert events(bob, "disconnected")[0]["code"] == 53216
+    wait_for(lambda: events(alice, "participantDisconnected"), 10, "alice to see bob go")
+    assert (
+        client.video.v1.rooms(joined["sid"]).participants(removed["participant"]).fetch().status
+        == "disconnected"
+    )
