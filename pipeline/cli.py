@@ -156,8 +156,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings, db = _database()
     account, created = ensure_account(db, settings)
-    if created:
+    if created and settings.auth_token is None:  # never log a token the operator supplied
         log.warning("created account %s with auth token %s", account.sid, account.auth_token)
+    elif created:
+        log.info("created account %s (auth token from ROOMREEL_AUTH_TOKEN)", account.sid)
     else:
         log.info("account %s", account.sid)
     from pipeline.embedded import EmbeddedWorkers

@@ -65,13 +65,13 @@ def authenticate(svc: Services, user: str, password: str) -> Account:
     with svc.db.session() as session:
         if user.startswith("SK"):
             key = session.get(ApiKey, user)
-            if key and hmac.compare_digest(key.secret, password):
+            if key and hmac.compare_digest(key.secret.encode(), password.encode()):
                 account = session.get(Account, key.account_sid)
                 if account:
                     return account
         else:
             account = session.get(Account, user)
-            if account and hmac.compare_digest(account.auth_token, password):
+            if account and hmac.compare_digest(account.auth_token.encode(), password.encode()):
                 return account
     raise ApiError(401, AUTH_FAILED, "Authentication Error - invalid username or password")
 

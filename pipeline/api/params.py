@@ -11,6 +11,18 @@ from starlette.datastructures import FormData, QueryParams
 from .errors import UNKNOWN_PARAMETER, ApiError, invalid
 
 MAX_NAME = 128
+MAX_JSON_DEPTH = 32  # the deepest layout or rule list needs a handful of levels
+
+
+def nesting(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: it may be arbitrarily deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class Params:
@@ -69,6 +81,10 @@ class Params:
         except ValueError:
             raise invalid(name, "must be an integer") from None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
+            if hi is None:
+                raise invalid(name, f"must be at least {lo}")
+            if lo is None:
+                raise invalid(name, f"must be at most {hi}")
             raise invalid(name, f"must be between {lo} and {hi}")
         return value
 
@@ -87,13 +103,23 @@ class Params:
         return values
 
     def json(self, name: str, field: str) -> Any:
+        """The parameter as JSON; nesting deeper than any layout or rule needs is refused, since
+        the code that reads it recurses."""
         if name not in self.data:
             return None
         text = str(self.data.get(name))
         try:
-            return json.loads(text) if text.strip() else None
+            value = json.loads(text) if text.strip() else None
         except json.JSONDecodeError as exc:
             raise invalid(field, f"is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        except RecursionError:
+            value = None
+            deep = True
+        else:
+            deep = nesting(value) > MAX_JSON_DEPTH
+        if deep:
+            raise invalid(field, f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        return value
 
     def date(self, name: str) -> datetime | None:
         if name not in self.data:
