@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -37,25 +39,49 @@ def _dimensions(codec: str, keyframe: bytes) -> tuple[int, int]:
     raise JournalError("the first keyframe does not decode")
 
 
-def finalize(journal: Path, out: Path) -> RecordedMedia:
-    """Write `out` from `journal`; video starts at its first keyframe. Raises JournalError."""
+def _timed_frames(journal: Path, kind: str) -> Iterator[tuple[Any, int]]:
+    """The frames a file keeps, with their timestamps from the first one: video from its first
+    keyframe, and strictly increasing (Matroska needs it; every frame is kept)."""
+    first_pts = last_pts = None
+    for frame in read_frames(journal):
+        if first_pts is None:
+            if kind == "video" and not frame.keyframe:
+                continue
+            first_pts = frame.pts
+        pts = frame.pts - first_pts
+        if last_pts is not None and pts <= last_pts:
+            pts = last_pts + 1
+        last_pts = pts
+        yield frame, pts
+
+
+def finalize(journal: Path, out: Path, room_created: float | None = None) -> RecordedMedia:
+    """Write `out` from `journal`; video starts at its first keyframe. Raises JournalError.
+
+    With `room_created`, the file's timestamps start at the track's place in the room, as
+    Twilio's do: a tool that aligns Twilio recordings by their start time (ffprobe's
+    `start_time`, with the `offset` of the REST resource) aligns roomreel's the same way."""
     header = read_header(journal)
     kind, codec = header["kind"], str(header["codec"]).lower()
     clock = int(header["clock_rate"])
     time_base = Fraction(1, clock)
+    # Frames arrive late by network and queueing delay, never early: the least-delayed one
+    # places the track's first frame best.
+    offsets = [frame.arrival - pts / clock for frame, pts in _timed_frames(journal, kind)]
+    if not offsets:
+        raise JournalError("no media was recorded" if kind == "audio" else "no keyframe was recorded")
+    first_arrival = min(offsets)
+    origin = max(0, round((first_arrival - room_created) * clock)) if room_created is not None else 0
     container = None
     stream = None
-    first_pts = last_pts = None
+    last_pts = None
     frames = 0
-    offsets: list[float] = []
     deltas: list[int] = []
     size: tuple[int, int] | None = None
     tmp = out.with_name(out.name + ".part")
     try:
-        for frame in read_frames(journal):
+        for frame, pts in _timed_frames(journal, kind):
             if container is None:
-                if kind == "video" and not frame.keyframe:
-                    continue
                 container = av.open(str(tmp), "w", format="matroska")
                 if kind == "video":
                     size = _dimensions(codec, frame.data)
@@ -64,26 +90,21 @@ def finalize(journal: Path, out: Path) -> RecordedMedia:
                     # A libopus context writes a valid OpusHead (a bare mux stream writes none).
                     stream = container.add_stream("libopus", rate=48_000, layout="stereo")
                 stream.time_base = Fraction(1, 1000)
-                first_pts = frame.pts
-            pts = frame.pts - first_pts
-            if last_pts is not None and pts <= last_pts:
-                pts = last_pts + 1  # Matroska needs increasing timestamps; keep every frame
             if last_pts is not None:
                 deltas.append(pts - last_pts)
             packet = av.Packet(frame.data)
-            packet.pts = packet.dts = pts
+            packet.pts = packet.dts = origin + pts
             packet.time_base = time_base
             packet.stream = stream
             if frame.keyframe:
                 packet.is_keyframe = True
             container.mux(packet)
-            offsets.append(frame.arrival - pts / clock)
             last_pts = pts
             frames += 1
     finally:
         if container is not None:
             container.close()
-    if frames == 0:
+    if frames == 0 or last_pts is None:
         tmp.unlink(missing_ok=True)
         raise JournalError("no media was recorded" if kind == "audio" else "no keyframe was recorded")
     tmp.replace(out)
@@ -95,9 +116,7 @@ def finalize(journal: Path, out: Path) -> RecordedMedia:
         container=CONTAINERS[kind],
         frames=frames,
         duration=(last_pts + step) / clock,
-        # Frames arrive late by network and queueing delay, never early: the least-delayed one
-        # places the track's first frame best.
-        first_arrival=min(offsets),
+        first_arrival=first_arrival,
         width=size[0] if size else None,
         height=size[1] if size else None,
     )

@@ -67,7 +67,7 @@ class Recorder:
         try:
             header = read_header(journal)
             ext = "mkv" if header["kind"] == "video" else "mka"
-            media = finalize(journal, journal.with_suffix("." + ext))
+            media = finalize(journal, journal.with_suffix("." + ext), room_created)
         except (JournalError, OSError, ValueError, KeyError) as exc:
             recording_state.recording_failed(self.db, recording_sid, f"unrecoverable recording: {exc}")
             journal.unlink(missing_ok=True)
