@@ -272,6 +272,49 @@ def cmd_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_twilio(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from pipeline.accounts import ensure_account
+    from pipeline.signing_key import deployment_storage
+    from pipeline.twilio_import.copy import TwilioImport
+    from pipeline.twilio_import.source import TWILIO_VIDEO, Credentials, SourceError, TwilioSource
+
+    def when(text: str | None) -> datetime | None:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+        except ValueError:
+            raise UserError(f"not an ISO-8601 time: {text!r}") from None
+
+    try:
+        source = TwilioSource(Credentials.from_env(), args.api_url or TWILIO_VIDEO)
+    except SourceError as exc:
+        raise UserError(str(exc)) from None
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    storage = deployment_storage(settings, db)
+    job = TwilioImport(
+        source, db, storage, account.sid, args.concurrency, progress=lambda line: print(line, file=sys.stderr)
+    )
+    try:
+        summary = job.run(when(args.since), when(args.until), args.room)
+    except SourceError as exc:
+        raise UserError(str(exc)) from None
+    except Exception as exc:
+        from twilio.base.exceptions import TwilioException
+
+        if isinstance(exc, TwilioException):
+            raise UserError(f"the source refused: {exc}") from None
+        raise
+    print(
+        f"imported {summary.rooms} rooms ({summary.skipped} already there), {summary.recordings} recordings, "
+        f"{summary.compositions} compositions, {summary.hooks} hooks, {summary.bytes / 1e6:.1f} MB"
+    )
+    for sid, why in summary.not_copied:
+        print(f"not copied: {sid}: {why}")
+    return 0
+
+
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from pipeline.accounts import ensure_account
     from pipeline.jobs.reprocess import ReprocessError
@@ -424,6 +467,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("room_dir")
     importer.set_defaults(func=cmd_import)
+
+    twilio = sub.add_parser(
+        "import-twilio", help="copy a Twilio account's rooms, recordings, compositions and hooks (resumable)"
+    )
+    twilio.add_argument("--api-url", help="another Twilio-compatible API (a roomreel) instead of Twilio's")
+    twilio.add_argument("--since", help="rooms created at or after this ISO-8601 time")
+    twilio.add_argument("--until", help="rooms created before this ISO-8601 time")
+    twilio.add_argument("--room", action="append", help="room SID; repeatable")
+    twilio.add_argument("--concurrency", type=int, default=4, help="downloads at once")
+    twilio.set_defaults(func=cmd_import_twilio)
 
     token = sub.add_parser("token", help="mint an access token for a room (with a local API key)")
     token.add_argument("--identity", required=True)

@@ -1,0 +1,360 @@
+"""Copying one account's rooms into roomreel, a room at a time, resumably.
+
+A room's rows are written in one transaction after all of its media is stored and verified,
+so a room is either imported whole or not at all: an interrupted run imports it again, and
+media already stored with the right size is not downloaded twice. SIDs are the source's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+from sqlalchemy import select
+
+from pipeline.db import Database
+from pipeline.db.models import (
+    Composition,
+    CompositionHook,
+    Participant,
+    PublishedTrack,
+    Recording,
+    Room,
+    StorageSettings,
+)
+from pipeline.rooms import manifest_data
+from pipeline.storage import Storage
+
+from .source import SourceError, TwilioSource
+from .timing import placements
+
+log = logging.getLogger("roomreel.import")
+
+
+@dataclass
+class Summary:
+    rooms: int = 0
+    skipped: int = 0
+    recordings: int = 0
+    compositions: int = 0
+    bytes: int = 0
+    hooks: int = 0
+    not_copied: list[tuple[str, str]] = field(default_factory=list)  # (SID, why)
+
+
+@dataclass
+class Media:
+    sid: str
+    url: str
+    key: str
+    size: int  # as the source states it; 0 when unknown
+    start: float = 0.0  # the file's first timestamp, seconds
+    duration: float = 0.0
+    error: str | None = None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _probe(path: Path) -> tuple[float, float]:
+    """(first timestamp, duration) of a file's first stream, in seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams[0]
+        first = last = None
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            first = t if first is None else min(first, t)
+            end = t + float((packet.duration or 0) * packet.time_base)
+            last = end if last is None else max(last, end)
+    return first or 0.0, max(0.0, (last or 0.0) - (first or 0.0))
+
+
+class TwilioImport:
+    def __init__(
+        self,
+        source: TwilioSource,
+        db: Database,
+        storage: Storage,
+        account_sid: str,
+        concurrency: int = 4,
+        progress: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.source = source
+        self.db = db
+        self.storage = storage
+        self.account_sid = account_sid
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.summary = Summary()
+        self._counting = threading.Lock()
+
+    def run(self, since=None, until=None, rooms: list[str] | None = None) -> Summary:
+        self._hooks_and_settings()
+        listed = sorted(self.source.rooms(since, until, rooms), key=lambda r: r.date_created or datetime.min)
+        for number, room in enumerate(listed, 1):
+            if self._imported(room.sid):
+                self.summary.skipped += 1
+                self.summary.not_copied += self._left_out(room.sid)
+                self.progress(f"room {number}/{len(listed)} {room.sid}: imported already")
+                continue
+            if room.status != "completed":
+                self.summary.not_copied.append((room.sid, f"the room is {room.status}"))
+                continue
+            self._room(room)
+            self.summary.rooms += 1
+            self.progress(
+                f"room {number}/{len(listed)} {room.sid}: {self.summary.recordings} recordings, "
+                f"{self.summary.bytes / 1e6:.1f} MB so far"
+            )
+        return self.summary
+
+    # -- account-wide -------------------------------------------------------------------------
+    def _hooks_and_settings(self) -> None:
+        hooks = self.source.hooks()
+        with self.db.session() as session:
+            for hook in hooks:
+                if session.get(CompositionHook, hook.sid) is not None:
+                    continue
+                session.add(
+                    CompositionHook(
+                        sid=hook.sid,
+                        account_sid=self.account_sid,
+                        friendly_name=hook.friendly_name or hook.sid,
+                        enabled=bool(hook.enabled),
+                        video_layout=hook.video_layout or {},
+                        audio_sources=list(hook.audio_sources or []),
+                        audio_sources_excluded=list(hook.audio_sources_excluded or []),
+                        resolution=hook.resolution or "640x480",
+                        format=hook.format or "webm",
+                        trim=bool(hook.trim),
+                        status_callback=hook.status_callback,
+                        status_callback_method=hook.status_callback_method or "POST",
+                        date_created=_utc(hook.date_created),
+                    )
+                )
+                self.summary.hooks += 1
+        settings = self.source.settings()
+        with self.db.session() as session:
+            for kind, found in settings.items():
+                if session.get(StorageSettings, (self.account_sid, kind)) is not None:
+                    continue
+                # Credentials are Twilio's and stay there: the operator enters the bucket's own.
+                session.add(
+                    StorageSettings(
+                        account_sid=self.account_sid,
+                        kind=kind,
+                        friendly_name=found.friendly_name or "",
+                        aws_s3_url=found.aws_s3_url,
+                        aws_storage_enabled=False,
+                    )
+                )
+                if found.aws_storage_enabled:
+                    self.summary.not_copied.append(
+                        (
+                            f"{kind.capitalize()}Settings",
+                            "AWS storage is off until its credentials are entered again",
+                        )
+                    )
+
+    # -- one room --------------------------------------------------------------------------------
+    def _imported(self, room_sid: str) -> bool:
+        with self.db.session() as session:
+            return session.get(Room, room_sid) is not None
+
+    def _left_out(self, room_sid: str) -> list[tuple[str, str]]:
+        """What an earlier run of this import could not copy of a room, so every summary says."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Recording).where(Recording.room_sid == room_sid, Recording.status != "completed")
+            ).all()
+            return [(r.sid, r.error_message or f"the recording is {r.status} at the source") for r in rows]
+
+    def _room(self, room: Any) -> None:
+        participants = self.source.participants(room.sid)
+        recordings = self.source.recordings(room.sid)
+        compositions = self.source.compositions(room.sid)
+        media = [
+            Media(r.sid, r.links["media"], f"rooms/{room.sid}/{r.sid}.{r.container_format}", r.size or 0)
+            for r in recordings
+            if r.status == "completed"
+        ] + [
+            Media(c.sid, c.links["media"], f"compositions/{self.account_sid}/{c.sid}.{c.format}", c.size or 0)
+            for c in compositions
+            if c.status == "completed"
+        ]
+        with tempfile.TemporaryDirectory(prefix="roomreel-import-") as tmp:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="import") as pool:
+                list(pool.map(lambda m: self._fetch(m, Path(tmp)), media))
+        by_sid = {m.sid: m for m in media}
+        for item in media:
+            if item.error:
+                self.summary.not_copied.append((item.sid, item.error))
+        for r in recordings:
+            if r.status != "completed":
+                self.summary.not_copied.append((r.sid, f"the recording is {r.status} at the source"))
+        stored = {r.sid: by_sid[r.sid] for r in recordings if r.sid in by_sid and not by_sid[r.sid].error}
+        starts = placements({r.sid: int(r.offset or 0) for r in recordings if r.sid in stored},
+                            {sid: m.start for sid, m in stored.items()})  # fmt: skip
+        self._rows(room, participants, recordings, compositions, stored, by_sid, starts)
+
+    def _fetch(self, item: Media, tmp: Path) -> None:
+        path = tmp / item.key.rsplit("/", 1)[1]
+        try:
+            if item.size and self.storage.exists(item.key):
+                self.storage.get_file(item.key, path)
+                if path.stat().st_size != item.size:
+                    path.unlink()
+            if not path.exists():
+                got = self.source.download(item.url, path)
+                if item.size and got.size != item.size:
+                    raise SourceError(f"downloaded {got.size} bytes, the source says {item.size}")
+                self.storage.put_file(item.key, path)  # verified by the storage itself
+                with self._counting:
+                    self.summary.bytes += got.size
+            item.start, item.duration = _probe(path)
+        except SourceError as exc:
+            item.error = str(exc)
+        except av.FFmpegError as exc:
+            item.error = f"the media does not read: {exc}"
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _rows(self, room, participants, recordings, compositions, stored, by_sid, starts) -> None:
+        created = _utc(room.date_created) or datetime.now(UTC)
+        with self.db.session() as session:
+            session.add(
+                Room(
+                    sid=room.sid,
+                    account_sid=self.account_sid,
+                    unique_name=room.unique_name or room.sid,
+                    status="completed",
+                    type=room.type or "group",
+                    max_participants=room.max_participants or 50,
+                    record_participants_on_connect=bool(room.record_participants_on_connect),
+                    video_codecs=list(room.video_codecs or ["VP8"]),
+                    media_region=room.media_region or "us1",
+                    date_created=created,
+                    end_time=_utc(room.end_time) or created + timedelta(seconds=room.duration or 0),
+                    status_callback=room.status_callback,
+                )
+            )
+            session.flush()
+            people = {p.sid: p for p in participants}
+            for psid in (
+                {(r.grouping_sids or {}).get("participant_sid") for r in recordings} - set(people) - {None}
+            ):
+                people[psid] = None  # a participant Twilio no longer lists
+            for psid, p in people.items():
+                session.add(
+                    Participant(
+                        sid=psid,
+                        account_sid=self.account_sid,
+                        room_sid=room.sid,
+                        identity=(p.identity if p else psid) or psid,
+                        status="disconnected",
+                        start_time=_utc(p.start_time) if p else None,
+                        end_time=_utc(p.end_time) if p else None,
+                        date_created=_utc(p.date_created) if p else created,
+                    )
+                )
+            session.flush()
+            tracks: set[str] = set()
+            for r in recordings:
+                psid = (r.grouping_sids or {}).get("participant_sid")
+                if psid and r.source_sid and r.source_sid not in tracks:
+                    tracks.add(r.source_sid)
+                    session.add(
+                        PublishedTrack(
+                            sid=r.source_sid,
+                            account_sid=self.account_sid,
+                            room_sid=room.sid,
+                            participant_sid=psid,
+                            name=r.track_name or r.source_sid,
+                            kind=r.type,
+                            published=False,
+                        )
+                    )
+                item = stored.get(r.sid)
+                start = starts.get(r.sid, 0.0)
+                failed = by_sid.get(r.sid)
+                session.add(
+                    Recording(
+                        sid=r.sid,
+                        account_sid=self.account_sid,
+                        room_sid=room.sid,
+                        participant_sid=psid,
+                        source_sid=r.source_sid or "",
+                        track_name=r.track_name or "",
+                        type=r.type,
+                        codec=(r.codec or "").upper(),
+                        container_format=r.container_format or "",
+                        status="completed" if item else ("failed" if failed else r.status),
+                        size=(r.size or 0) if item else 0,
+                        duration=int(r.duration or 0),
+                        offset=int(r.offset or 0),
+                        start=start,
+                        end=start + (item.duration if item else float(r.duration or 0)),
+                        media_key=item.key if item else None,
+                        error_message=failed.error if failed and failed.error else None,
+                        date_created=_utc(r.date_created) or created,
+                    )
+                )
+                if item:
+                    self.summary.recordings += 1
+            for c in compositions:
+                item = by_sid.get(c.sid)
+                ok = item is not None and not item.error
+                session.add(
+                    Composition(
+                        sid=c.sid,
+                        account_sid=self.account_sid,
+                        room_sid=room.sid,
+                        status="completed" if ok else ("failed" if item else c.status),
+                        video_layout=c.video_layout or {},
+                        audio_sources=list(c.audio_sources or []),
+                        audio_sources_excluded=list(c.audio_sources_excluded or []),
+                        resolution=c.resolution or "640x480",
+                        format=c.format or "webm",
+                        trim=bool(c.trim),
+                        bitrate=c.bitrate or 0,
+                        size=(c.size or 0) if ok else 0,
+                        duration=int(c.duration or 0),
+                        media_key=item.key if ok and item else None,
+                        progress=100 if ok else 0,
+                        date_created=_utc(c.date_created) or created,
+                        date_completed=_utc(c.date_completed),
+                        error_message=item.error if item and item.error else None,
+                    )
+                )
+                if ok:
+                    self.summary.compositions += 1
+            session.flush()
+            data, _ = manifest_data(session, session.get(Room, room.sid))
+        self._manifest(room.sid, data)
+
+    def _manifest(self, room_sid: str, data: dict[str, Any]) -> None:
+        key = f"rooms/{room_sid}/room.json"
+        folder = Path(tempfile.mkdtemp(prefix="roomreel-manifest-"))
+        try:
+            path = folder / "room.json"
+            path.write_text(json.dumps(data, indent=2))
+            self.storage.put_file(key, path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        with self.db.session() as session:
+            session.get(Room, room_sid).manifest_key = key

@@ -1,0 +1,187 @@
+"""`roomreel import-twilio` against a real Twilio-compatible source: another roomreel serving
+rooms recorded live from bots, one composed, one whose recording media was deleted. The import
+is interrupted halfway with SIGINT and run again; the official `twilio` client then reads the
+target as it read the source, and a composition made on the target matches the source's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline.embedded import EmbeddedWorkers
+from pipeline.sfu import SfuSettings
+from tests.live_server import running_server
+from tests.media_checks import close, colour, frame_at, video_frames
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+RED, BLUE = "#dc2828", "#2850e6"
+
+
+def bots(server, room: str, people: list[tuple[str, str]], seconds: float) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "bot",
+                "--url",
+                server.base,
+                "--room",
+                room,
+                "--identity",
+                who,
+                "--colour",
+                hue,
+                "--duration",
+                str(seconds),
+                "--token",
+                server.token(who, room),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=server.settings.data_dir,
+        )  # fmt: skip
+        for who, hue in people
+    ]
+
+
+def composed(server, room_sid: str) -> str:
+    client = server.client()
+    sid = client.video.v1.compositions.create(
+        room_sid=room_sid, video_layout={"grid": {"video_sources": ["*"], "max_rows": 1}}, audio_sources=["*"],
+        resolution="640x240", format="mp4",
+    ).sid  # fmt: skip
+    wait_for(lambda: client.video.v1.compositions(sid).fetch().status == "completed", 120, "the composition")
+    return sid
+
+
+def media_bytes(server, key: str) -> bytes:
+    return (server.app.state.services.storage.root / key).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("source"), sfu=SfuSettings(hosts=["127.0.0.1"])) as server:
+        workers = EmbeddedWorkers(server.db, server.app.state.services.storage, interval=0.2).start()
+        client = server.client()
+        talk = client.video.v1.rooms.create(unique_name="talk", record_participants_on_connect=True)
+        gone = client.video.v1.rooms.create(unique_name="gone", record_participants_on_connect=True)
+        running = bots(server, "talk", [("alice", RED), ("bob", BLUE)], 5) + bots(
+            server, "gone", [("carol", RED)], 3
+        )
+        for proc in running:
+            assert proc.wait(60) == 0
+        for room in (talk, gone):
+            client.video.v1.rooms(room.sid).update(status="completed")
+        composition = composed(server, talk.sid)
+        deleted = client.video.v1.recordings.list(grouping_sid=[gone.sid], media_type="audio")[0].sid
+        client.video.v1.recordings(deleted).delete()
+        client.video.v1.composition_hooks.create(
+            friendly_name="everyone", video_layout={"grid": {"video_sources": ["*"]}}, audio_sources=["*"]
+        )
+        try:
+            yield server, talk.sid, gone.sid, composition, deleted
+        finally:
+            workers.stop()
+
+
+def run_import(source_server, target_dir, *extra: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ROOMREEL_DATA_DIR": str(target_dir),
+        "TWILIO_ACCOUNT_SID": source_server.account_sid,
+        "TWILIO_AUTH_TOKEN": source_server.auth_token,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "import-twilio", "--api-url", source_server.base, *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_an_account_arrives_whole_with_its_sids_after_an_interruption(source, tmp_path):
+    server, talk, gone, composition, deleted = source
+    target_dir = tmp_path / "target"
+    # Interrupted after its first room (one download at a time keeps it slow enough to catch).
+    first = run_import(server, target_dir, "--concurrency", "1")
+    deadline = time.monotonic() + 60
+    line = ""
+    while "room 1/2" not in line and time.monotonic() < deadline:
+        line = first.stderr.readline()
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=60)
+    second = run_import(server, target_dir, "--concurrency", "4")
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert "Traceback" not in err
+    assert f"not copied: {deleted}" in out
+
+    with running_server(target_dir) as target:
+        theirs, ours = server.client().video.v1, target.client().video.v1
+        for room_sid in (talk, gone):
+            mine = ours.rooms(room_sid).fetch()
+            assert (mine.unique_name, mine.status) == (
+                theirs.rooms(room_sid).fetch().unique_name,
+                "completed",
+            )
+            source_recordings = {r.sid: r for r in theirs.recordings.list(grouping_sid=[room_sid])}
+            target_recordings = {r.sid: r for r in ours.recordings.list(grouping_sid=[room_sid])}
+            assert set(target_recordings) == set(source_recordings)
+            for sid, r in source_recordings.items():
+                copy = target_recordings[sid]
+                fields = (
+                    "duration",
+                    "type",
+                    "codec",
+                    "container_format",
+                    "track_name",
+                    "offset",
+                    "grouping_sids",
+                )
+                assert [getattr(copy, f) for f in fields] == [getattr(r, f) for f in fields], sid
+                if r.status == "completed":
+                    key = f"rooms/{room_sid}/{sid}.{r.container_format}"
+                    assert media_bytes(target, key) == media_bytes(server, key), sid
+                    assert copy.status == "completed" and copy.size == r.size
+            assert {p.identity for p in ours.rooms(room_sid).participants.list()} == {
+                p.identity for p in theirs.rooms(room_sid).participants.list()
+            }
+        old = ours.compositions(composition).fetch()
+        assert (old.status, old.room_sid, old.duration) == (
+            "completed",
+            talk,
+            theirs.compositions(composition).fetch().duration,
+        )
+        key = f"compositions/{target.account_sid}/{composition}.mp4"
+        assert media_bytes(target, key) == media_bytes(
+            server, f"compositions/{server.account_sid}/{composition}.mp4"
+        )
+        assert [h.friendly_name for h in ours.composition_hooks.list()] == ["everyone"]
+
+        # Composed again on the target, the imported recordings line up as the source's did.
+        workers = EmbeddedWorkers(target.db, target.app.state.services.storage, interval=0.2).start()
+        try:
+            again = composed(target, talk)
+        finally:
+            workers.stop()
+        before = video_frames(
+            server.app.state.services.storage.root / f"compositions/{server.account_sid}/{composition}.mp4"
+        )
+        after = video_frames(
+            target.app.state.services.storage.root / f"compositions/{target.account_sid}/{again}.mp4"
+        )
+        assert abs(before[-1][0] - after[-1][0]) <= 0.1
+        for t in (0.5, 1.5, 2.5, 3.5):
+            for x in (160, 480):
+                assert close(colour(frame_at(after, t), x, 120), colour(frame_at(before, t), x, 120)), (t, x)
+
+    # A third run finds everything there and copies nothing.
+    third = run_import(server, target_dir)
+    out, _ = third.communicate(timeout=120)
+    assert "imported 0 rooms (2 already there)" in out
