@@ -36,7 +36,12 @@ def test_external_recorder_records_the_room_and_the_hook_composes_it(tmp_path):
                 env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )  # fmt: skip
             alice = await join(live, "alice", "isolated")
-            await asyncio.sleep(1.0)  # the recorder has joined
+            # The recorder is a process of its own: on a loaded machine it starts in seconds.
+            sfu_room = live.app.state.sfu.rooms[room.sid]
+            for _ in range(300):
+                if any(p.hidden for p in sfu_room.participants.values()):
+                    break
+                await asyncio.sleep(0.1)
             seen = [p["identity"] for p in alice.participants.values()]
             bob = await join(live, "bob", "isolated")
             await publish_av(alice, (220, 40, 40))

@@ -218,7 +218,16 @@ def test_a_participant_removed_through_rest_is_disconnected(live, browser):
     joined = connect(alice, live.token("alice", "sdk-removed"), name="sdk-removed")
     removed = connect(bob, live.token("bob", "sdk-removed"), name="sdk-removed")
     assert joined["ok"] and removed["ok"]
+    assert removed["sid"] == joined["sid"], (joined, removed)
     client = live.client()
+    wait_for(
+        lambda: (
+            {p.sid for p in client.video.v1.rooms(joined["sid"]).participants.list(status="connected")}
+            == {joined["participant"], removed["participant"]}
+        ),
+        10,
+        "both participants connected in REST",
+    )
     client.video.v1.rooms(joined["sid"]).participants(removed["participant"]).update(status="disconnected")
     wait_for(lambda: events(bob, "disconnected"), 10, "bob to be disconnected")
     assert events(bob, "disconnected")[0]["code"] == 53216
