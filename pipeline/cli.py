@@ -136,6 +136,37 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from pipeline.accounts import ensure_account
+    from pipeline.db.models import ApiKey
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    with db.session() as session:
+        keys = session.scalars(
+            select(ApiKey).where(ApiKey.account_sid == account.sid).order_by(ApiKey.date_created)
+        ).all()
+        for key in keys:
+            print(json.dumps({"sid": key.sid, "friendly_name": key.friendly_name,
+                              "date_created": key.date_created.isoformat()}))  # fmt: skip
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from pipeline.db.models import ApiKey
+
+    _, db = _database()
+    with db.session() as session:
+        key = session.get(ApiKey, args.sid)
+        if key is None:
+            raise UserError(f"no API key {args.sid}")
+        session.delete(key)
+    print(f"revoked {args.sid}: its tokens and REST access stop now")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from pipeline.accounts import ensure_account
     from pipeline.importer import import_room
@@ -185,6 +216,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_TOKEN_LIFETIME = 86400
+
+
 def _dev_token(identity: str, room: str | None, ttl: int) -> str:
     from pipeline.accounts import ensure_account
     from pipeline.api.signal import dev_key
@@ -193,7 +227,7 @@ def _dev_token(identity: str, room: str | None, ttl: int) -> str:
     settings, db = _database()
     account, _ = ensure_account(db, settings)
     key = dev_key(db, account.sid)
-    return mint(account.sid, key.sid, key.secret, identity, room, ttl)
+    return mint(account.sid, key.sid, key.secret, identity, room, min(ttl, MAX_TOKEN_LIFETIME))
 
 
 def cmd_recorder(args: argparse.Namespace) -> int:
@@ -236,6 +270,10 @@ def cmd_recorder(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    if not 1 <= args.ttl <= MAX_TOKEN_LIFETIME:
+        raise UserError(
+            f"--ttl must be between 1 and {MAX_TOKEN_LIFETIME} seconds (24 hours, as Twilio allows)"
+        )
     print(_dev_token(args.identity, args.room, args.ttl))
     return 0
 
@@ -461,6 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_key = keys.add_parser("create", help="make an API key (prints sid and secret)")
     create_key.add_argument("--friendly-name")
     create_key.set_defaults(func=cmd_keys_create)
+    keys.add_parser("list", help="the account's API keys (never their secrets)").set_defaults(
+        func=cmd_keys_list
+    )
+    revoke = keys.add_parser("revoke", help="delete an API key: its tokens and REST access stop at once")
+    revoke.add_argument("sid")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     importer = sub.add_parser(
         "import", help="import a room directory (room.json + media) as a completed room"

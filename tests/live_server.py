@@ -26,6 +26,7 @@ from pipeline.sfu.access_token import mint
 from tests.waiting import wait_for
 
 TWILIO = "https://video.twilio.com"
+TWILIO_ACCOUNTS = "https://api.twilio.com"  # the 2010-04-01 API: Keys
 
 
 class LocalHttpClient(TwilioHttpClient):
@@ -47,7 +48,14 @@ class LocalHttpClient(TwilioHttpClient):
         allow_redirects=False,
     ):
         return super().request(
-            method, url.replace(TWILIO, self.base), params, data, headers, auth, timeout, allow_redirects
+            method,
+            url.replace(TWILIO, self.base).replace(TWILIO_ACCOUNTS, self.base),
+            params,
+            data,
+            headers,
+            auth,
+            timeout,
+            allow_redirects,
         )
 
 

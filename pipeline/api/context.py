@@ -49,7 +49,7 @@ def base_url(request: Request) -> str:
     return configured or str(request.base_url).rstrip("/")
 
 
-def _credentials(request: Request) -> tuple[str, str]:
+def basic_credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -79,7 +79,7 @@ def authenticate(svc: Services, user: str, password: str) -> Account:
 async def call(request: Request, allowed: set[str] | None = None) -> Call:
     """Authenticate and read the parameters (form for POST, query otherwise)."""
     svc = services(request)
-    user, password = _credentials(request)
+    user, password = basic_credentials(request)
     account = await run_in_threadpool(authenticate, svc, user, password)
     params = None
     if allowed is not None:

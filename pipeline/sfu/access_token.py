@@ -22,6 +22,8 @@ TOKEN_NOT_YET_VALID = 20105
 INVALID_SIGNATURE = 20107
 ROOM_MISMATCH = 53106  # "Room not found" is what a token for another room gets
 
+MAX_LIFETIME = 86400  # seconds from issue to expiry, as Twilio allows
+
 # A token minted on a host whose clock runs ahead is not refused as not yet valid; an expired
 # one is refused at once, as Twilio does.
 NBF_LEEWAY = 30  # seconds
@@ -121,6 +123,9 @@ def verify(
     nbf = payload.get("nbf")
     if isinstance(nbf, int | float) and nbf - NBF_LEEWAY > current:
         raise AccessTokenError(TOKEN_NOT_YET_VALID, "Access Token not yet valid")
+    issued = nbf if isinstance(nbf, int | float) else payload.get("iat")
+    if exp - (issued if isinstance(issued, int | float) else current) > MAX_LIFETIME:
+        raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token: it lives longer than 24 hours")
     grants = payload.get("grants")
     if not isinstance(grants, dict) or "video" not in grants:
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: no video grant")
