@@ -132,6 +132,10 @@ def verify(
     identity = grants.get("identity")
     if not isinstance(identity, str) or not identity or len(identity) > 128:
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: identity is required")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in identity):
+        raise AccessTokenError(
+            INVALID_TOKEN, "Invalid Access Token grants: identity contains control characters"
+        )
     video = grants.get("video") or {}
     granted = video.get("room") if isinstance(video, dict) else None
     if granted is not None and not isinstance(granted, str):

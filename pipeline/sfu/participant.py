@@ -40,6 +40,27 @@ class SignalingError(SfuError):
     pass
 
 
+NAME_MAX = 128  # as the REST API allows for names and identities
+# A ceiling of roomreel's own, whatever MaxConcurrentPublishedTracks says: one client must not
+# fill a room (a single participant once published 2,000 tracks).
+TRACKS_PER_PARTICIPANT = 32
+TRACK_NAME_TOO_LONG = 53301
+TRACK_NAME_INVALID = 53302
+TRACK_CAPACITY_REACHED = 53305
+
+
+def has_control_characters(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def check_track_name(name: str) -> None:
+    """The REST API's rules for a name, with Twilio's track error codes."""
+    if len(name) > NAME_MAX:
+        raise SignalingError(TRACK_NAME_TOO_LONG, f"Track name is too long: at most {NAME_MAX} characters")
+    if not name or has_control_characters(name):
+        raise SignalingError(TRACK_NAME_INVALID, "Track name contains invalid characters")
+
+
 class Participant:
     def __init__(
         self,
@@ -86,6 +107,16 @@ class Participant:
         }
 
     # -- publishing -------------------------------------------------------------------------
+    def check_capacity(self, more: int = 1) -> None:
+        """Raise when `more` tracks would pass this participant's or the room's limit."""
+        if len(self.tracks) + more > TRACKS_PER_PARTICIPANT:
+            raise SignalingError(
+                TRACK_CAPACITY_REACHED, f"A participant publishes at most {TRACKS_PER_PARTICIPANT} tracks"
+            )
+        limit = self.room.settings.max_published_tracks
+        if limit and len(self.room.tracks()) + more > limit:
+            raise SignalingError(TRACK_CAPACITY_REACHED, f"The room's {limit} published tracks are reached")
+
     def start_track(
         self,
         name: str,

@@ -35,6 +35,7 @@ class RoomSettings:
     empty_room_timeout: int  # minutes
     unused_room_timeout: int  # minutes
     recording_rules: list
+    max_published_tracks: int = 0  # MaxConcurrentPublishedTracks; 0 is Twilio's "unconstrained"
 
 
 def _settings(room: Room) -> RoomSettings:
@@ -50,6 +51,7 @@ def _settings(room: Room) -> RoomSettings:
         empty_room_timeout=room.empty_room_timeout,
         unused_room_timeout=room.unused_room_timeout,
         recording_rules=list(room.recording_rules or []),
+        max_published_tracks=room.max_concurrent_published_tracks or 0,
     )
 
 

@@ -15,7 +15,7 @@ from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
 from .access_token import ROOM_MISMATCH, AccessToken, AccessTokenError, verify
-from .participant import Participant, SignalingError
+from .participant import NAME_MAX, Participant, SignalingError, has_control_characters
 from .published_track import PublishedTrack
 from .room import Room
 from .room_state import RoomUnavailable
@@ -113,6 +113,10 @@ class Sfu:
         protocol its client speaks (signals and negotiator)."""
         if not grant.room:
             raise SignalingError(53100, "Room name is required: in the token's video grant or ?room=")
+        if len(grant.room) > NAME_MAX:
+            raise SignalingError(53102, f"Room name is too long: at most {NAME_MAX} characters")
+        if has_control_characters(grant.room):
+            raise SignalingError(53101, "Room name contains invalid characters")
         try:
             room = await self.open_room(grant.account_sid, grant.room)
         except RoomUnavailable as exc:

@@ -15,7 +15,7 @@ from pipeline.logs import bind
 
 from . import rtc_adapter
 from .access_token import AccessTokenError
-from .participant import Participant, SignalingError
+from .participant import Participant, SignalingError, check_track_name
 from .published_track import PublishedTrack
 from .room import Room
 from .sfu import Sfu
@@ -200,8 +200,9 @@ class RoomreelNegotiator:
             if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
                 raise SignalingError(53400, "publish: every track needs kind audio, video or data")
             name = item.get("name")
-            if not isinstance(name, str) or not name or len(name) > 128:
+            if not isinstance(name, str):
                 raise SignalingError(53400, "publish: every track needs a name of 1 to 128 characters")
+            check_track_name(name)
             if name in participant.tracks:
                 raise SignalingError(53304, f"Track name is duplicated: {name}")
             if item["kind"] == "video" and participant.room.settings.audio_only:
@@ -209,6 +210,7 @@ class RoomreelNegotiator:
             if item["kind"] != "data" and not isinstance(item.get("mid"), str):
                 raise SignalingError(53400, f"publish: track {name} needs the mid of its transceiver")
             wanted[name] = item
+        participant.check_capacity(len(wanted))
         for item in wanted.values():
             if item["kind"] != "data":
                 self._pending_mids[item["mid"]] = item

@@ -24,7 +24,7 @@ from pipeline.sids import new_sid
 
 from .. import rtc_adapter
 from ..access_token import AccessTokenError
-from ..participant import Participant, SignalingError
+from ..participant import Participant, SignalingError, check_track_name
 from ..published_track import PublishedTrack
 from ..room import Room
 from ..sfu import Sfu
@@ -40,7 +40,6 @@ MESSAGE_INVALID = 53003
 ROOM_COMPLETED = 53118
 TRACK_NAME_DUPLICATED = 53304
 TRACK_INVALID = 53300
-NAME_MAX = 128
 
 
 def participant_state(participant: Participant, revision: int, state: str = "connected") -> dict[str, Any]:
@@ -290,16 +289,16 @@ class TwilioNegotiator:
                 known.enabled = enabled
                 continue
             name = name if isinstance(name, str) and name else track_id
-            error = None
-            if len(name) > NAME_MAX or "\x00" in name:
-                error = (TRACK_INVALID, "Track name is invalid")
-            elif name in participant.tracks or any(t.name == name for t in self.tracks.values()):
-                error = (TRACK_NAME_DUPLICATED, "Track name is duplicated")
-            elif kind == "video" and participant.room.settings.audio_only:
-                error = (TRACK_INVALID, "This room is audio-only")
-            if error is not None:
+            try:
+                check_track_name(name)
+                participant.check_capacity(1 + sum(t.track is None for t in self.tracks.values()))
+                if name in participant.tracks or any(t.name == name for t in self.tracks.values()):
+                    raise SignalingError(TRACK_NAME_DUPLICATED, "Track name is duplicated")
+                if kind == "video" and participant.room.settings.audio_only:
+                    raise SignalingError(TRACK_INVALID, "This room is audio-only")
+            except SignalingError as exc:
                 failed.append(
-                    {"id": track_id, "state": "failed", "error": {"code": error[0], "message": error[1]}}
+                    {"id": track_id, "state": "failed", "error": {"code": exc.code, "message": exc.message}}
                 )
                 continue
             self.tracks[track_id] = ClientTrack(track_id, kind, name, enabled, new_sid("MT"))
@@ -547,8 +546,8 @@ async def refuse(tcmp: TcmpConnection, code: int, message: str) -> None:
 
 async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None:
     token, name = connect.get("token"), connect.get("name")
-    if name is not None and (not isinstance(name, str) or not name or len(name) > NAME_MAX or "\x00" in name):
-        await refuse(tcmp, 53100, "Room name is invalid")
+    if name is not None and not isinstance(name, str):
+        await refuse(tcmp, 53101, "Room name is invalid")
         return
     try:
         grant = await sfu.authenticate(token if isinstance(token, str) else "", name)
