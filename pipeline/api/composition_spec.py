@@ -47,7 +47,7 @@ def read_spec(params: Params, defaults: dict[str, Any] | None = None) -> dict[st
         "resolution": str(resolution),
         "format": params.str("Format", defaults.get("format", DEFAULT_FORMAT), choices=FORMATS),
         "trim": params.bool("Trim", defaults.get("trim", True)),
-        "status_callback": params.str("StatusCallback", max_len=2048),
+        "status_callback": params.callback(),
         "status_callback_method": params.str("StatusCallbackMethod", "POST", choices=("GET", "POST")),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, QueryParams
 
@@ -101,6 +102,16 @@ class Params:
             if len(value) > MAX_NAME:
                 raise invalid(name, f"items must be at most {MAX_NAME} characters")
         return values
+
+    def callback(self, name: str = "StatusCallback") -> str | None:
+        """A URL roomreel will call: http or https with a host, nothing else ever delivers."""
+        url = self.str(name, max_len=2048)
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise invalid(name, "must be an http or https URL")
+        return url
 
     def json(self, name: str, field: str) -> Any:
         """The parameter as JSON; nesting deeper than any layout or rule needs is refused, since

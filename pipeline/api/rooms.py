@@ -87,7 +87,7 @@ async def create_room(request: Request):
     fields = dict(
         type=room_type,
         unique_name=p.str("UniqueName"),
-        status_callback=p.str("StatusCallback", max_len=2048),
+        status_callback=p.callback(),
         status_callback_method=p.str("StatusCallbackMethod", "POST", choices=("GET", "POST")),
         max_participants=p.int("MaxParticipants", 50, 1, 50),
         max_participant_duration=max_participant_duration(p.int("MaxParticipantDuration", 14400)),

@@ -64,6 +64,11 @@ def deliver(db: Database, delivery_id: int, client: httpx.Client | None = None) 
             error = f"HTTP {response.status_code}"
         elif response.status_code >= 400:
             error = f"HTTP {response.status_code} (not retried)"
+        elif response.status_code >= 300:
+            # A redirect is not followed (it could point anywhere); the callback did not arrive.
+            error = f"HTTP {response.status_code}: a redirect, not followed (not retried)"
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        error = f"{type(exc).__name__}: {exc} (not retried)"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     with db.session() as session:

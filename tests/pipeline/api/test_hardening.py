@@ -51,3 +51,16 @@ def test_range_errors_name_the_range_they_mean(server):
         response = http.get("/v1/Rooms", params={"PageSize": 0})
         assert response.status_code == 400
         assert "None" not in response.json()["message"]
+
+
+def test_status_callbacks_are_http_or_https_urls(server):
+    with server.http() as http:
+        for url in ("file:///etc/passwd", "gopher://127.0.0.1/", "not a url", "http://"):
+            for path, data in (
+                ("/v1/Rooms", {}),
+                ("/v1/CompositionHooks", {"FriendlyName": "cb", "AudioSources": "*"}),
+            ):
+                response = http.post(path, data={**data, "StatusCallback": url})
+                assert response.status_code == 400, (path, url)
+                assert "StatusCallback" in response.json()["message"]
+        assert http.post("/v1/Rooms", data={"StatusCallback": "https://127.0.0.1:9/cb"}).status_code == 201

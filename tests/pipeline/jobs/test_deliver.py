@@ -80,3 +80,34 @@ def test_a_delivery_left_sending_by_a_dead_worker_goes_out_after_its_lease(db, s
         session.get(CallbackDelivery, delivery_id).next_attempt_at = utcnow() - timedelta(seconds=1)
     assert delivery_id in due_deliveries(db)
     assert deliver(db, delivery_id) == "delivered" and len(hits) == 1
+
+
+@pytest.fixture
+def redirecting_endpoint():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/cb"
+    httpd.shutdown()
+
+
+def test_a_redirect_is_a_failure_not_a_delivery(db, redirecting_endpoint):
+    sid = _delivery(db, redirecting_endpoint)
+    assert deliver(db, sid) == "failed"
+    with db.session() as session:
+        delivery = session.get(CallbackDelivery, sid)
+        assert delivery.attempts == 1 and "redirect" in delivery.last_error
+
+
+def test_a_scheme_that_can_never_work_is_not_retried(db):
+    sid = _delivery(db, "gopher://127.0.0.1/cb")
+    assert deliver(db, sid) == "failed"
