@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from pipeline.accounts import create_api_key, ensure_account
@@ -23,40 +22,11 @@ from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.sfu import SfuSettings
 from pipeline.sfu.access_token import mint
+from pipeline.twilio_import.source import ElsewhereHttpClient
 from tests.waiting import wait_for
 
-TWILIO = "https://video.twilio.com"
-TWILIO_ACCOUNTS = "https://api.twilio.com"  # the 2010-04-01 API: Keys
-
-
-class LocalHttpClient(TwilioHttpClient):
-    """Sends what the twilio library would send to Twilio to the local server instead."""
-
-    def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base
-
-    def request(
-        self,
-        method,
-        url,
-        params=None,
-        data=None,
-        headers=None,
-        auth=None,
-        timeout=None,
-        allow_redirects=False,
-    ):
-        return super().request(
-            method,
-            url.replace(TWILIO, self.base).replace(TWILIO_ACCOUNTS, self.base),
-            params,
-            data,
-            headers,
-            auth,
-            timeout,
-            allow_redirects,
-        )
+# What the twilio library would send to Twilio, sent to the local server instead.
+LocalHttpClient = ElsewhereHttpClient
 
 
 @dataclass

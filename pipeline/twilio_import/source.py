@@ -13,6 +13,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 TWILIO_VIDEO = "https://video.twilio.com"
+TWILIO_ACCOUNTS = "https://api.twilio.com"
 CHUNK = 1 << 20
 
 
@@ -20,8 +21,9 @@ class SourceError(Exception):
     pass
 
 
-class _ElsewhereClient(TwilioHttpClient):
-    """The official client's requests, sent to another host that serves Twilio's API."""
+class ElsewhereHttpClient(TwilioHttpClient):
+    """The official client's requests, sent to another host that serves Twilio's API (Video's
+    `/v1` and the accounts API's `/2010-04-01`) instead of Twilio."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
@@ -29,16 +31,9 @@ class _ElsewhereClient(TwilioHttpClient):
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):  # fmt: skip
-        return super().request(
-            method,
-            url.replace(TWILIO_VIDEO, self.base),
-            params,
-            data,
-            headers,
-            auth,
-            timeout,
-            allow_redirects,
-        )
+        for twilio in (TWILIO_VIDEO, TWILIO_ACCOUNTS):
+            url = url.replace(twilio, self.base)
+        return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class Download:
 class TwilioSource:
     def __init__(self, credentials: Credentials, api_url: str = TWILIO_VIDEO) -> None:
         self.api_url = api_url.rstrip("/")
-        http_client = None if self.api_url == TWILIO_VIDEO else _ElsewhereClient(self.api_url)
+        http_client = None if self.api_url == TWILIO_VIDEO else ElsewhereHttpClient(self.api_url)
         self.client = Client(credentials.username, credentials.password, credentials.account_sid,
                              http_client=http_client)  # fmt: skip
         self.auth = (credentials.username, credentials.password)
