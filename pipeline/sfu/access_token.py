@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.sfu.errors import SfuError
+from pipeline.sfu.names import NAME_MAX, has_control_characters
 from pipeline.sids import is_sid
 
 # Twilio's own error codes, so SDK users see the ones they already handle.
@@ -130,9 +131,9 @@ def verify(
     if not isinstance(grants, dict) or "video" not in grants:
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: no video grant")
     identity = grants.get("identity")
-    if not isinstance(identity, str) or not identity or len(identity) > 128:
+    if not isinstance(identity, str) or not identity or len(identity) > NAME_MAX:
         raise AccessTokenError(INVALID_TOKEN, "Invalid Access Token grants: identity is required")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in identity):
+    if has_control_characters(identity):
         raise AccessTokenError(
             INVALID_TOKEN, "Invalid Access Token grants: identity contains control characters"
         )

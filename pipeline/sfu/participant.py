@@ -26,6 +26,7 @@ from pipeline.sids import new_sid
 from pipeline.track_rules import INCLUDE_ALL, selected
 
 from . import rtc_adapter
+from .names import NAME_MAX, has_control_characters
 from .published_track import DRAIN_GRACE, PublishedTrack
 from .subscription import Subscription
 
@@ -40,17 +41,12 @@ class SignalingError(SfuError):
     pass
 
 
-NAME_MAX = 128  # as the REST API allows for names and identities
 # A ceiling of roomreel's own, whatever MaxConcurrentPublishedTracks says: one client must not
 # fill a room (a single participant once published 2,000 tracks).
 TRACKS_PER_PARTICIPANT = 32
 TRACK_NAME_TOO_LONG = 53301
 TRACK_NAME_INVALID = 53302
 TRACK_CAPACITY_REACHED = 53305
-
-
-def has_control_characters(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def check_track_name(name: str) -> None:
@@ -153,12 +149,6 @@ class Participant:
         self.tracks[name] = track
         self.room.track_published(track)
         return track
-
-    def _transceiver(self, mid: str) -> RTCRtpTransceiver | None:
-        for transceiver in self.publisher.getTransceivers():
-            if transceiver.mid == mid:
-                return transceiver
-        return None
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         self._data_in[channel.label] = channel

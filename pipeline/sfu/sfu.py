@@ -15,7 +15,8 @@ from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
 from .access_token import ROOM_MISMATCH, AccessToken, AccessTokenError, verify
-from .participant import NAME_MAX, Participant, SignalingError, has_control_characters
+from .names import NAME_MAX, has_control_characters
+from .participant import Participant, SignalingError
 from .published_track import PublishedTrack
 from .room import Room
 from .room_state import RoomUnavailable

@@ -69,6 +69,18 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _spec(source: Any) -> dict[str, Any]:
+    """What a composition or a hook composes, as the source describes it."""
+    return {
+        "video_layout": source.video_layout or {},
+        "audio_sources": list(source.audio_sources or []),
+        "audio_sources_excluded": list(source.audio_sources_excluded or []),
+        "resolution": source.resolution or "640x480",
+        "format": source.format or "webm",
+        "trim": bool(source.trim),
+    }
+
+
 def _probe(path: Path) -> tuple[float, float]:
     """(first timestamp, duration) of a file's first stream, in seconds."""
     with av.open(str(path)) as container:
@@ -136,12 +148,7 @@ class TwilioImport:
                         account_sid=self.account_sid,
                         friendly_name=hook.friendly_name or hook.sid,
                         enabled=bool(hook.enabled),
-                        video_layout=hook.video_layout or {},
-                        audio_sources=list(hook.audio_sources or []),
-                        audio_sources_excluded=list(hook.audio_sources_excluded or []),
-                        resolution=hook.resolution or "640x480",
-                        format=hook.format or "webm",
-                        trim=bool(hook.trim),
+                        **_spec(hook),
                         status_callback=hook.status_callback,
                         status_callback_method=hook.status_callback_method or "POST",
                         date_created=_utc(hook.date_created),
@@ -325,12 +332,7 @@ class TwilioImport:
                         account_sid=self.account_sid,
                         room_sid=room.sid,
                         status="completed" if ok else ("failed" if item else c.status),
-                        video_layout=c.video_layout or {},
-                        audio_sources=list(c.audio_sources or []),
-                        audio_sources_excluded=list(c.audio_sources_excluded or []),
-                        resolution=c.resolution or "640x480",
-                        format=c.format or "webm",
-                        trim=bool(c.trim),
+                        **_spec(c),
                         bitrate=c.bitrate or 0,
                         size=(c.size or 0) if ok else 0,
                         duration=int(c.duration or 0),

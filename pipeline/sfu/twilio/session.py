@@ -146,6 +146,7 @@ class TwilioNegotiator:
         self.pc_id: str | None = None
         self.revision = 0  # the highest description revision either side used
         self.client_sdp = ""
+        self._mids: dict[str, str] = {}  # the SDK's track id -> its m-section, from client_sdp
         self.tracks: dict[str, ClientTrack] = {}  # by the SDK's track id
         self.state_revision = 0
         self.published_revision = 0
@@ -362,6 +363,7 @@ class TwilioNegotiator:
                         pass  # the client offers nothing we forward here; it simply gets no media
             await pc.setLocalDescription(await pc.createAnswer())
             self.client_sdp = offer
+            self._mids = {s.track_id: s.mid for s in sdp_text.sections(offer) if s.track_id and s.mid}
             self.revision = max(self.revision, revision)
             self._candidates.clear()
             return rtc_adapter.announce(pc.localDescription.sdp)
@@ -392,7 +394,7 @@ class TwilioNegotiator:
                 log.debug("ignored candidate %s: %s", line, exc)
 
     def _transceiver_of(self, track_id: str):
-        mid = next((s.mid for s in sdp_text.sections(self.client_sdp) if s.track_id == track_id), None)
+        mid = self._mids.get(track_id)
         if mid is None:
             return None
         return next((t for t in self.pc.getTransceivers() if t.mid == mid), None)

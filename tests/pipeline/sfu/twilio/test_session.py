@@ -185,18 +185,21 @@ def test_tracks_published_later_data_included(live, browser):
     wait_for(lambda: len(events(bob, "message")) == 3, 10, "bob to receive alice's messages")
     assert [e["data"] for e in events(bob, "message")] == ["hello 0", "hello 1", "hello 2"]
 
+    def published() -> list:
+        return (
+            live.client()
+            .video.v1.rooms(joined["sid"])
+            .participants(joined["participant"])
+            .published_tracks.list()
+        )
+
     camera_sid = alice.evaluate("() => window.tv.publishCamera('screen')")
     wait_for(
         lambda: any(e["sid"] == camera_sid for e in events(bob, "trackSubscribed")),
         20,
         "bob to get the screen",
     )
-    rest = (
-        live.client()
-        .video.v1.rooms(joined["sid"])
-        .participants(joined["participant"])
-        .published_tracks.list()
-    )
+    rest = published()
     assert {t.name for t in rest} >= {"screen"} and {t.sid for t in rest} >= {data_sid, camera_sid}
     alice.evaluate("() => window.tv.unpublishCamera()")
     wait_for(
@@ -204,12 +207,7 @@ def test_tracks_published_later_data_included(live, browser):
         20,
         "bob to lose the screen",
     )
-    rest = (
-        live.client()
-        .video.v1.rooms(joined["sid"])
-        .participants(joined["participant"])
-        .published_tracks.list()
-    )
+    rest = published()
     assert camera_sid not in {t.sid for t in rest}
 
 
