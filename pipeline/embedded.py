@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -16,7 +17,7 @@ from pipeline.db import Database
 from pipeline.db.models import Composition
 from pipeline.jobs.compose import INTERNAL_FAILED, _fail, run_composition
 from pipeline.jobs.deliver import deliver
-from pipeline.jobs.reconcile import due_deliveries, release_stale
+from pipeline.jobs.reconcile import due_deliveries, due_deliveries_by_origin, release_stale
 from pipeline.storage import Storage
 
 log = logging.getLogger("roomreel.embedded")
@@ -56,10 +57,47 @@ def compose_pending(
 
 
 def deliver_pending(db: Database) -> int:
+    """Sends every due delivery now, one after another, in the calling thread."""
     due = due_deliveries(db)
     for delivery_id in due:
         deliver(db, delivery_id)
     return len(due)
+
+
+class CallbackLanes:
+    """Sends due callbacks with one lane per target origin, so that a target that is slow or
+    never answers holds up only its own callbacks, never another customer's."""
+
+    def __init__(self, db: Database, lanes: int = 8) -> None:
+        self.db = db
+        self._pool = ThreadPoolExecutor(lanes, thread_name_prefix="embedded-callback")
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    def tick(self) -> int:
+        """Starts every due delivery whose lane is free; returns how many it started."""
+        started = 0
+        for origin, ids in due_deliveries_by_origin(self.db).items():
+            with self._lock:
+                if origin in self._busy:
+                    continue
+                self._busy.add(origin)
+            self._pool.submit(self._run, origin, ids)
+            started += len(ids)
+        return started
+
+    def _run(self, origin: str, ids: list[int]) -> None:
+        try:
+            for delivery_id in ids:
+                deliver(self.db, delivery_id)
+        except Exception:
+            log.exception("callback delivery to %s failed", origin)
+        finally:
+            with self._lock:
+                self._busy.discard(origin)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class EmbeddedWorkers:
@@ -72,11 +110,12 @@ class EmbeddedWorkers:
         self.spool_dir = spool_dir
         self.interval = interval
         self._stop = threading.Event()
+        self.callbacks = CallbackLanes(db)
         self._threads = [
             threading.Thread(target=self._loop, args=(self._compose,), name="embedded-compose", daemon=True),
             threading.Thread(
                 target=self._loop,
-                args=(lambda: deliver_pending(self.db),),
+                args=(self._callbacks,),
                 name="embedded-callbacks",
                 daemon=True,
             ),
@@ -85,6 +124,10 @@ class EmbeddedWorkers:
     def _compose(self) -> int:
         release_stale(self.db)  # a render thread that died mid-job stops heartbeating
         return compose_pending(self.db, self.storage, spool_dir=self.spool_dir)
+
+    def _callbacks(self) -> int:
+        self.callbacks.tick()
+        return 0  # lanes still sending are skipped until they finish; poll at the interval
 
     def _loop(self, step) -> None:
         while not self._stop.is_set():
@@ -106,3 +149,4 @@ class EmbeddedWorkers:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.callbacks.close()

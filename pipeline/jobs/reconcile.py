@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 
@@ -45,16 +46,28 @@ def ready_compositions(db: Database) -> list[tuple[str, int]]:
     return [(sid, priority) for sid, priority in rows if ready(db, sid)]
 
 
-def due_deliveries(db: Database) -> list[int]:
+def _due(db: Database) -> list[tuple[int, str]]:
     with db.session() as session:
-        return list(
-            session.scalars(
-                select(CallbackDelivery.id)
-                .where(
-                    # `sending` past its lease: the worker sending it died
-                    CallbackDelivery.status.in_(("pending", "sending")),
-                    CallbackDelivery.next_attempt_at <= utcnow(),
-                )
-                .order_by(CallbackDelivery.id)
+        rows = session.execute(
+            select(CallbackDelivery.id, CallbackDelivery.url)
+            .where(
+                # `sending` past its lease: the worker sending it died
+                CallbackDelivery.status.in_(("pending", "sending")),
+                CallbackDelivery.next_attempt_at <= utcnow(),
             )
-        )
+            .order_by(CallbackDelivery.id)
+        ).all()
+    return [(delivery_id, url) for delivery_id, url in rows]
+
+
+def due_deliveries(db: Database) -> list[int]:
+    return [delivery_id for delivery_id, _ in _due(db)]
+
+
+def due_deliveries_by_origin(db: Database) -> dict[str, list[int]]:
+    """Due deliveries grouped by scheme, host and port, each group oldest first."""
+    groups: dict[str, list[int]] = {}
+    for delivery_id, url in _due(db):
+        parts = urlsplit(url)
+        groups.setdefault(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", []).append(delivery_id)
+    return groups

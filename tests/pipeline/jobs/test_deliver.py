@@ -13,8 +13,11 @@ import pytest
 from pipeline.callbacks import enqueue
 from pipeline.db import Database
 from pipeline.db.models import Account, CallbackDelivery, utcnow
+from pipeline.embedded import CallbackLanes
 from pipeline.jobs.deliver import deliver
 from pipeline.jobs.reconcile import due_deliveries
+from pipeline.outbound_policy import OutboundPolicy
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -111,3 +114,104 @@ def test_a_redirect_is_a_failure_not_a_delivery(db, redirecting_endpoint):
 def test_a_scheme_that_can_never_work_is_not_retried(db):
     sid = _delivery(db, "gopher://127.0.0.1/cb")
     assert deliver(db, sid) == "failed"
+
+
+@pytest.fixture
+def counting_endpoint():
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            hits.append(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], hits
+    httpd.shutdown()
+
+
+PUBLIC = "https://video.example.com"
+
+
+def _last_error(db: Database, delivery_id: int) -> str:
+    with db.session() as session:
+        return session.get(CallbackDelivery, delivery_id).last_error or ""
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+def test_a_deployment_with_a_public_address_never_calls_back_to_loopback(db, counting_endpoint, host):
+    port, hits = counting_endpoint
+    delivery_id = _delivery(db, f"http://{host}:{port}/cb")
+    assert deliver(db, delivery_id, OutboundPolicy.parse("", PUBLIC)) == "failed"
+    assert hits == [] and "loopback address" in _last_error(db, delivery_id)
+    assert "ROOMREEL_CALLBACK_ALLOW" in _last_error(db, delivery_id)
+
+
+def test_roomreel_callback_allow_lets_an_operator_allow_loopback(db, counting_endpoint):
+    port, hits = counting_endpoint
+    for allow in ("127.0.0.0/8", "localhost"):
+        delivery_id = _delivery(db, f"http://localhost:{port}/cb")
+        assert deliver(db, delivery_id, OutboundPolicy.parse(allow, PUBLIC)) == "delivered"
+    assert len(hits) == 2 and "StatusCallbackEvent=composition-available" in hits[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/cb", "http://0.0.0.0:9/cb"]
+)
+def test_metadata_and_link_local_targets_are_refused_even_on_a_developers_machine(db, url):
+    delivery_id = _delivery(db, url)
+    assert deliver(db, delivery_id, OutboundPolicy.parse("", "http://127.0.0.1:8080")) == "failed"
+    assert "refused" in _last_error(db, delivery_id)
+
+
+@pytest.fixture
+def dripping_endpoint():
+    """Answers a byte every 0.5 s for as long as the test lasts: per-read timeouts never fire."""
+    done = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            for byte in b"HTTP/1.1 204 No Content\r\n" * 1000:
+                if done.wait(0.5):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/cb"
+    done.set()
+    httpd.shutdown()
+
+
+def test_a_dripping_target_gets_one_deadline_for_the_whole_attempt(db, dripping_endpoint):
+    delivery_id = _delivery(db, dripping_endpoint)
+    started = time.monotonic()
+    assert deliver(db, delivery_id, deadline=2.0) == "pending"
+    assert time.monotonic() - started < 4.0
+    assert "Timeout" in _last_error(db, delivery_id)
+
+
+def test_a_dripping_target_does_not_delay_another_targets_callback(db, dripping_endpoint, counting_endpoint):
+    port, hits = counting_endpoint
+    _delivery(db, dripping_endpoint)
+    _delivery(db, f"http://127.0.0.1:{port}/healthy")
+    lanes = CallbackLanes(db)
+    try:
+        started = time.monotonic()
+        lanes.tick()
+        wait_for(lambda: hits, timeout=5, what="the healthy target's callback")
+        assert time.monotonic() - started < 2.0  # the dripping one holds its lane for 15 s
+        assert lanes.tick() == 0  # its lane is still busy; the delivery is not sent twice
+    finally:
+        lanes.close()
