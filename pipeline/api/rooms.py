@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline import callbacks
 from pipeline.db.models import Participant, PublishedTrack, Room, utcnow
 from pipeline.rooms import complete_room, validate_rules
+from pipeline.sfu.room_state import room_limit_refusal
 from pipeline.sids import new_sid
 
 from . import openapi, render
@@ -18,6 +19,7 @@ from .context import Call, call, in_session
 from .errors import (
     INVALID_SUBSCRIBE_RULES,
     MAX_PARTICIPANT_DURATION_INVALID,
+    ROOM_CREATE_FAILED,
     ROOM_EXISTS,
     ApiError,
     invalid,
@@ -101,6 +103,9 @@ async def create_room(request: Request):
         recording_rules=rules,
     )
 
+    sfu = request.app.state.sfu
+    room_limit = sfu.settings.max_concurrent_rooms
+
     def work(session):
         sid = new_sid("RM")
         name = fields["unique_name"] or sid
@@ -111,6 +116,9 @@ async def create_room(request: Request):
         ).first()
         if taken:
             raise ApiError(400, ROOM_EXISTS, f"Room exists: UniqueName {name} is in use by {taken.sid}")
+        refusal = room_limit_refusal(session, c.account.sid, room_limit)
+        if refusal:
+            raise ApiError(429, ROOM_CREATE_FAILED, f"Unable to create Room: {refusal}")
         room = Room(sid=sid, account_sid=c.account.sid, **{**fields, "unique_name": name})
         session.add(room)
         callbacks.room_event(session, room, "room-created")
@@ -118,10 +126,8 @@ async def create_room(request: Request):
         return render.room(room, c.base)
 
     created = await in_session(c, work)
-    sfu = getattr(request.app.state, "sfu", None)
-    if sfu is not None:
-        # Live from now, so UnusedRoomTimeout counts from creation even if nobody ever joins.
-        await sfu.open_room(c.account.sid, created["sid"])
+    # Live from now, so UnusedRoomTimeout counts from creation even if nobody ever joins.
+    await sfu.open_room(c.account.sid, created["sid"])
     return JSONResponse(created, status_code=201)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from pipeline import callbacks
 from pipeline.db import Database
@@ -63,8 +64,25 @@ def key_secret(db: Database, account_sid: str, key_sid: str) -> str | None:
         return key.secret if key is not None and key.account_sid == account_sid else None
 
 
-def open_room(db: Database, account_sid: str, name: str) -> RoomSettings:
-    """The in-progress room called `name` (or with that SID); an unknown name creates it (ad hoc)."""
+def room_limit_refusal(session: Session, account_sid: str, limit: int) -> str | None:
+    """Why the account may not open another room now, or None."""
+    if limit <= 0:
+        return None
+    live = session.scalar(
+        select(func.count())
+        .select_from(Room)
+        .where(Room.account_sid == account_sid, Room.status == "in-progress")
+    )
+    if live < limit:
+        return None
+    return f"the account already has {live} rooms in progress, its limit (ROOMREEL_MAX_CONCURRENT_ROOMS)"
+
+
+def open_room(
+    db: Database, account_sid: str, name: str, *, create: bool = True, max_rooms: int = 0
+) -> RoomSettings:
+    """The in-progress room called `name` (or with that SID); an unknown name creates it (ad hoc)
+    when `create` allows and the account is under `max_rooms`."""
     with db.session() as session:
         if is_sid(name, "RM"):  # a SID names an existing room, never a new one
             room = session.get(Room, name)
@@ -79,6 +97,14 @@ def open_room(db: Database, account_sid: str, name: str) -> RoomSettings:
             )
         ).first()
         if room is None:
+            if not create:
+                raise RoomUnavailable(
+                    53106,
+                    f"Room not found: {name} (client-side room creation is off: create it with the REST API)",
+                )
+            refusal = room_limit_refusal(session, account_sid, max_rooms)
+            if refusal:
+                raise RoomUnavailable(53103, f"Unable to create Room {name}: {refusal}")
             room = Room(sid=new_sid("RM"), account_sid=account_sid, unique_name=name)
             session.add(room)
             callbacks.room_event(session, room, "room-created")

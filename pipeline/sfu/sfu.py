@@ -8,6 +8,7 @@ import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pipeline.db import Database
@@ -47,6 +48,12 @@ class SfuSettings:
     # Bound address -> the address peers reach it at (ROOMREEL_RTC_ANNOUNCE), for 1:1 NAT or a
     # container bound to 0.0.0.0 behind published ports; empty announces the bound addresses.
     announce: dict[str, str] = field(default_factory=dict)
+    # Twilio's "client-side room creation" account setting (ROOMREEL_CLIENT_ROOM_CREATION=off):
+    # when off, a token names only rooms made with the REST API; others are 53106.
+    client_room_creation: bool = True
+    # Rooms in progress at once per account (ROOMREEL_MAX_CONCURRENT_ROOMS; 0 is no limit), so
+    # one leaked token cannot open rooms without end.
+    max_concurrent_rooms: int = 100
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
@@ -58,6 +65,9 @@ class SfuSettings:
             max_video_bitrate=int(env.get("ROOMREEL_MAX_VIDEO_BITRATE", "0")),
             ports=rtc_adapter.parse_port_range(env.get("ROOMREEL_RTC_PORT_RANGE", "")),
             announce=rtc_adapter.parse_announce(env.get("ROOMREEL_RTC_ANNOUNCE", ""), hosts),
+            client_room_creation=env.get("ROOMREEL_CLIENT_ROOM_CREATION", "on").lower()
+            not in ("off", "0", "false", "no"),
+            max_concurrent_rooms=int(env.get("ROOMREEL_MAX_CONCURRENT_ROOMS", "100")),
         )
 
 
@@ -100,7 +110,16 @@ class Sfu:
         if lock is None:
             lock = self._opening[key] = asyncio.Lock()
         async with lock:
-            settings = await self._db(room_state.open_room, self.db, account_sid, name)
+            settings = await self._db(
+                partial(
+                    room_state.open_room,
+                    create=self.settings.client_room_creation,
+                    max_rooms=self.settings.max_concurrent_rooms,
+                ),
+                self.db,
+                account_sid,
+                name,
+            )
             room = self.rooms.get(settings.sid)
             if room is None or room.closed:
                 room = Room(settings, self)
