@@ -33,6 +33,7 @@ from . import (
     signal,
     twilio_signaling,
 )
+from .auth_throttle import AuthThrottle, counts_for
 from .browser_policy import BrowserPolicy
 from .context import Services
 from .errors import (
@@ -61,6 +62,7 @@ def create_app(
     )
     app.state.services = Services(config, db, storage)
     app.state.public_url = public_url
+    app.state.auth_throttle = AuthThrottle(counts_for(config.broker_url))
     app.state.dispatcher = dispatcher or DatabasePolling()
     app.state.sfu = Sfu(db, sfu_settings or SfuSettings.from_env(), dispatch=app.state.dispatcher.composition)
     app.state.recorder = Recorder(db, storage, config.data_dir / "spool" / "recordings")

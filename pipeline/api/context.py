@@ -7,6 +7,8 @@ import binascii
 import hmac
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -15,8 +17,11 @@ from pipeline.db import Database
 from pipeline.db.models import Account, ApiKey
 from pipeline.storage import Storage
 
+from .auth_throttle import AuthThrottle
 from .errors import AUTH_FAILED, ApiError
 from .params import Params
+
+READER_THREADS = 16
 
 
 @dataclass
@@ -24,6 +29,14 @@ class Services:
     settings: Settings
     db: Database
     storage: Storage
+    _readers: anyio.CapacityLimiter | None = None
+
+    def readers(self) -> anyio.CapacityLimiter:
+        """Threads for GET queries, apart from the default pool (40) that writes, authentication
+        and signaling use; made on first use, inside the server's event loop."""
+        if self._readers is None:
+            self._readers = anyio.CapacityLimiter(READER_THREADS)
+        return self._readers
 
 
 @dataclass
@@ -34,6 +47,8 @@ class Call:
     account: Account
     base: str
     params: Params | None = None
+    # A GET: its queries run on the readers' threads, so that heavy listing never starves writes.
+    reads: bool = False
 
     @property
     def db(self) -> Database:
@@ -79,13 +94,19 @@ def authenticate(svc: Services, user: str, password: str) -> Account:
 async def call(request: Request, allowed: set[str] | None = None) -> Call:
     """Authenticate and read the parameters (form for POST, query otherwise)."""
     svc = services(request)
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = request.client.host if request.client else "unknown"
+    await throttle.check(address)
     user, password = basic_credentials(request)
-    account = await run_in_threadpool(authenticate, svc, user, password)
+    try:
+        account = await run_in_threadpool(authenticate, svc, user, password)
+    except ApiError as exc:
+        raise (await throttle.failed(address, user)) or exc from None
     params = None
     if allowed is not None:
         data = await request.form() if request.method == "POST" else request.query_params
         params = Params(data, allowed)
-    return Call(svc, account, base_url(request), params)
+    return Call(svc, account, base_url(request), params, reads=request.method in ("GET", "HEAD"))
 
 
 async def in_session(c: Call, work):
@@ -95,4 +116,6 @@ async def in_session(c: Call, work):
         with c.db.session() as session:
             return work(session)
 
+    if c.reads:
+        return await anyio.to_thread.run_sync(run, limiter=c.services.readers())
     return await run_in_threadpool(run)

@@ -22,11 +22,12 @@ MEDIA_UNAVAILABLE = 53409
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 def invalid(field: str, reason: str, code: int = INVALID_PARAMETER) -> ApiError:
@@ -54,8 +55,8 @@ async def api_error_handler(request: Request, exc: ApiError) -> JSONResponse:
     # A challenge makes a browser hold a page's fetch for its own login prompt; the dashboard
     # (which says so) shows its sign-in form instead.
     challenge = exc.status == 401 and request.headers.get("x-roomreel-client") != "dashboard"
-    headers = {"WWW-Authenticate": 'Basic realm="roomreel"'} if challenge else None
-    return respond(exc.status, exc.code, exc.message, headers)
+    headers = {"WWW-Authenticate": 'Basic realm="roomreel"'} if challenge else {}
+    return respond(exc.status, exc.code, exc.message, {**exc.headers, **headers})
 
 
 async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
