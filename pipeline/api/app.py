@@ -19,6 +19,7 @@ from pipeline.sfu import Sfu, SfuSettings
 from pipeline.signing_key import deployment_storage
 
 from . import (
+    aws_credentials,
     compositions,
     dashboard,
     hooks,
@@ -96,6 +97,7 @@ def create_app(
         compositions,
         hooks,
         keys,
+        aws_credentials,
         settings,
         media,
         signal,

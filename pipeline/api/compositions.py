@@ -11,6 +11,7 @@ from pipeline.db.models import Composition, Room, utcnow
 from pipeline.rooms import API_PRIORITY, composition_event
 from pipeline.sids import is_sid, new_sid
 from pipeline.storage.base import MAX_LINK_TTL
+from pipeline.storage.external import CustomerStorageRefused, customer_key
 
 from . import openapi, render
 from .composition_spec import read_spec, require_media
@@ -124,12 +125,18 @@ async def composition_media(request: Request, sid: str):
 
     def work(session):
         composition = find_composition(session, c, sid)
+        external = composition.media_external_location
+        try:
+            external_key = customer_key(session, c.account.sid, "composition") if external else None
+        except CustomerStorageRefused:
+            external_key = None
         return (
             composition.status,
             composition.media_key,
             f"{composition.sid}.{composition.format}",
-            composition.media_external_location,
+            external,
+            external_key,
         )
 
-    status, key, filename, external = await in_session(c, work)
-    return await run_in_threadpool(media_redirect, c, status, key, ttl, filename, external)
+    status, key, filename, external, external_key = await in_session(c, work)
+    return await run_in_threadpool(media_redirect, c, status, key, ttl, filename, external, external_key)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from pipeline.storage import LocalStorage, StorageError
+from pipeline.storage.external import KeyPair, object_at
 
 from .context import Call
 from .errors import MEDIA_UNAVAILABLE, ApiError, respond
@@ -14,16 +15,30 @@ router = APIRouter()
 
 
 def media_redirect(
-    c: Call, status: str, key: str | None, ttl: int, filename: str, external: str | None = None
+    c: Call,
+    status: str,
+    key: str | None,
+    ttl: int,
+    filename: str,
+    external: str | None = None,
+    external_key: KeyPair | None = None,
 ) -> JSONResponse:
+    """`external_key` is the customer's own AWS key, which alone signs links into their bucket."""
     if status != "completed" or not key:
         raise ApiError(404, MEDIA_UNAVAILABLE, f"Media is not available: the resource is {status}")
     storage = c.services.storage
     if external and storage.location(key) != external:
         # Stored in the customer's bucket (CompositionSettings/RecordingSettings).
-        from pipeline.storage.external import object_at
-
-        storage, key = object_at(external)
+        if external_key is None:
+            raise ApiError(
+                404,
+                MEDIA_UNAVAILABLE,
+                f"Media is in your bucket at {external}; CompositionSettings name no AWS credential to sign a link with",
+            )
+        try:
+            storage, key = object_at(external, external_key)
+        except StorageError as exc:
+            raise ApiError(404, MEDIA_UNAVAILABLE, f"Media is not available: {exc}") from None
     url = storage.presigned_url(key, ttl, filename)
     return JSONResponse({"redirect_to": url}, status_code=302, headers={"Location": url})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from pipeline.db.models import StorageSettings
+from pipeline.db.models import AwsCredential, StorageSettings
 from pipeline.storage import StorageError
 from pipeline.storage.external import split_s3_url
 
@@ -60,6 +60,13 @@ def _handlers(kind: str):
                 raise invalid(sid_field, "must be a credential SID (CR...)")
 
         def work(session):
+            credential_sid = p.str("AwsCredentialsSid")
+            if credential_sid:
+                credential = session.get(AwsCredential, credential_sid)
+                if credential is None or credential.account_sid != c.account.sid:
+                    raise invalid(
+                        "AwsCredentialsSid", f"{credential_sid} is not a credential of this account"
+                    )
             row = _row(session, c.account.sid, kind)
             row.friendly_name = name
             row.aws_credentials_sid = p.str("AwsCredentialsSid", row.aws_credentials_sid)

@@ -212,6 +212,17 @@ class CompositionHook(Timestamps, Base):
     status_callback_method: Mapped[str] = mapped_column(String(4), default="POST")
 
 
+class AwsCredential(Timestamps, Base):
+    """Twilio's Credentials/AWS: the key roomreel writes a customer's bucket with."""
+
+    __tablename__ = "aws_credentials"
+    sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    account_sid: Mapped[str] = mapped_column(ForeignKey("accounts.sid"), index=True)
+    friendly_name: Mapped[str] = mapped_column(String(64), default="")
+    access_key_id: Mapped[str] = mapped_column(String(128))
+    secret_access_key: Mapped[str] = mapped_column(String(256))
+
+
 class StorageSettings(Timestamps, Base):
     """RecordingSettings/Default and CompositionSettings/Default, one row per account and kind."""
 

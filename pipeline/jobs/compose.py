@@ -25,7 +25,7 @@ from pipeline.media.manifest import load_manifest
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
-from pipeline.storage.external import customer_storage_for
+from pipeline.storage.external import CustomerStorageRefused, customer_storage_for
 
 LAYOUT_FAILED = 53501
 MEDIA_FAILED = 53502
@@ -199,6 +199,8 @@ def _run_composition(
         with log_context(room_sid=composition.room_sid):
             log.info("composition started on %s (attempt %d)", worker_id, composition.attempts)
             return _attempt(db, storage, composition, worker_id, spool_dir)
+    except CustomerStorageRefused as exc:
+        return _fail(db, sid, UPLOAD_FAILED, str(exc))
     except (StorageError, OSError, SQLAlchemyError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if composition.attempts >= MAX_ATTEMPTS:

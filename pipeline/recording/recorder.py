@@ -20,7 +20,7 @@ from pipeline.sfu.published_track import DRAIN_GRACE, PublishedTrack
 from pipeline.sfu.room import Room
 from pipeline.sids import new_sid
 from pipeline.storage import Storage
-from pipeline.storage.external import customer_storage_for
+from pipeline.storage.external import CustomerStorageRefused, customer_storage_for
 
 from . import recording_state
 from .finalize import finalize
@@ -76,7 +76,12 @@ class Recorder:
         size = self.storage.put_file(key, media.path)  # verified; raises and keeps the files otherwise
         external = None
         account_sid = _account_of(self.db, room_sid)
-        customer = customer_storage_for(self.db, account_sid, "recording")
+        try:
+            customer = customer_storage_for(self.db, account_sid, "recording")
+        except CustomerStorageRefused as exc:
+            # The recording is kept in roomreel's storage; the settings need fixing, not a retry.
+            log.warning("recording %s stays in roomreel's storage: %s", recording_sid, exc)
+            customer = None
         if customer is not None:
             # Twilio's layout in the customer's bucket: {AccountSid}/{RecordingSid}.{ext}
             target = f"{account_sid}/{recording_sid}.{media.container}"

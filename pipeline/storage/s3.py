@@ -33,8 +33,16 @@ class S3Storage:
     """`s3://bucket/prefix?endpoint_url=…&region=…&sse=AES256|aws:kms&kms_key_id=…&retries=8&read_timeout=30`"""
 
     def __init__(
-        self, url: str, *, retries: int = 8, connect_timeout: float = 5, read_timeout: float = 30, client=None
+        self,
+        url: str,
+        *,
+        retries: int = 8,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        client=None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
+        """`credentials` (access key ID, secret) replace the environment's AWS credentials."""
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise StorageError(f"an S3 storage URL looks like s3://bucket/prefix, got {url!r}")
@@ -57,8 +65,11 @@ class S3Storage:
             signature_version="s3v4",
             s3={"addressing_style": "path" if self.endpoint_url else "auto"},
         )
+        keys = {}
+        if credentials is not None:
+            keys = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]}
         self.client = client or boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name=options.get("region"), config=config
+            "s3", endpoint_url=self.endpoint_url, region_name=options.get("region"), config=config, **keys
         )
 
     def _key(self, key: str) -> str:

@@ -14,6 +14,7 @@ from twilio.rest import Client
 
 TWILIO_VIDEO = "https://video.twilio.com"
 TWILIO_ACCOUNTS = "https://api.twilio.com"
+TWILIO_ACCOUNTS_V1 = "https://accounts.twilio.com"
 CHUNK = 1 << 20
 
 
@@ -23,7 +24,7 @@ class SourceError(Exception):
 
 class ElsewhereHttpClient(TwilioHttpClient):
     """The official client's requests, sent to another host that serves Twilio's API (Video's
-    `/v1` and the accounts API's `/2010-04-01`) instead of Twilio."""
+    `/v1`, the accounts API's `/2010-04-01` and its `/v1/Credentials`) instead of Twilio."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
@@ -31,7 +32,7 @@ class ElsewhereHttpClient(TwilioHttpClient):
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):  # fmt: skip
-        for twilio in (TWILIO_VIDEO, TWILIO_ACCOUNTS):
+        for twilio in (TWILIO_VIDEO, TWILIO_ACCOUNTS, TWILIO_ACCOUNTS_V1):
             url = url.replace(twilio, self.base)
         return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
 

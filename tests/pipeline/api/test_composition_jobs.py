@@ -1,9 +1,14 @@
 """Compositions run end to end: queue, render, media download, signed callbacks, failures."""
 
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from pipeline.db.models import Composition
 from pipeline.embedded import compose_pending, deliver_pending, requeue_orphans
 from pipeline.importer import import_room
 from pipeline.signing_key import deployment_storage
@@ -163,8 +168,12 @@ def test_composition_settings_send_the_output_to_the_customers_bucket(server, ro
     s3 = boto3.client("s3", endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket=bucket)
     client = server.client()
+    credential = client.accounts.v1.credentials.aws.create(credentials="AKIACUSTOMER0000:customer-secret")
     client.video.v1.composition_settings().create(
-        friendly_name="ours", aws_storage_enabled=True, aws_s3_url=f"{moto_endpoint}/{bucket}/compositions"
+        friendly_name="ours",
+        aws_storage_enabled=True,
+        aws_s3_url=f"{moto_endpoint}/{bucket}/compositions",
+        aws_credentials_sid=credential.sid,
     )
     try:
         room_sid = import_room(server.db, storage, server.account_sid, room)
@@ -181,3 +190,74 @@ def test_composition_settings_send_the_output_to_the_customers_bucket(server, ro
         assert httpx.get(url).content[4:8] == b"ftyp"
     finally:
         client.video.v1.composition_settings().create(friendly_name="ours", aws_storage_enabled=False)
+
+
+@pytest.fixture
+def fake_s3():
+    """An S3-shaped endpoint on 127.0.0.1 that refuses every upload and keeps each request's
+    Authorization header: whose key signed it."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            seen.append(self.headers.get("authorization", ""))
+            self.rfile.read(int(self.headers.get("content-length", 0) or 0))
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>")
+
+        do_PUT = do_POST = do_GET = do_HEAD = _answer  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+
+
+def _compose_into(server, storage, room, aws_s3_url: str, credentials_sid: str | None):
+    client = server.client()
+    client.video.v1.composition_settings().create(
+        friendly_name="theirs",
+        aws_storage_enabled=True,
+        aws_s3_url=aws_s3_url,
+        aws_credentials_sid=credentials_sid or "",  # "" clears an earlier test's credential
+    )
+    try:
+        room_sid = import_room(server.db, storage, server.account_sid, room)
+        comp = client.video.v1.compositions.create(room_sid=room_sid, audio_sources=["*"], format="mp4")
+        for _ in range(10):  # each retry of an upload that failed runs again at once here
+            compose_pending(server.db, storage)
+            done = client.video.v1.compositions(comp.sid).fetch()
+            if done.status in ("completed", "failed"):
+                break
+        with server.db.session() as session:
+            return done, session.get(Composition, comp.sid).error_message or ""
+    finally:
+        client.video.v1.composition_settings().create(friendly_name="ours", aws_storage_enabled=False)
+
+
+def test_a_customer_bucket_only_ever_sees_the_customers_key(server, room, storage, fake_s3):
+    endpoint, seen = fake_s3
+    credential = server.client().accounts.v1.credentials.aws.create(
+        credentials="AKIACUSTOMER1111:their-secret"
+    )
+    _compose_into(server, storage, room, f"{endpoint}/their-bucket/out", credential.sid)
+    assert seen, "the upload was never tried"
+    assert all("Credential=AKIACUSTOMER1111/" in header for header in seen)
+    assert not any(os.environ["AWS_ACCESS_KEY_ID"] + "/" in header for header in seen)
+
+
+def test_without_a_credential_the_customer_bucket_is_never_contacted(server, room, storage, fake_s3):
+    endpoint, seen = fake_s3
+    done, error = _compose_into(server, storage, room, f"{endpoint}/their-bucket/out", None)
+    assert done.status == "failed" and "AwsCredentialsSid" in error and seen == []
+
+
+def test_a_bucket_endpoint_at_the_metadata_address_is_refused(server, room, storage):
+    credential = server.client().accounts.v1.credentials.aws.create(credentials="AKIACUSTOMER2222:s")
+    done, error = _compose_into(server, storage, room, "http://169.254.169.254/bucket/out", credential.sid)
+    assert done.status == "failed" and "link-local" in error

@@ -221,11 +221,12 @@ def test_storage_settings(server):
     client = server.client()
     settings = client.video.v1.composition_settings().fetch()
     assert settings.aws_storage_enabled is False
+    credential = client.accounts.v1.credentials.aws.create(credentials="AKIAEXAMPLE:secret")
     updated = client.video.v1.composition_settings().create(
         friendly_name="bucket",
         aws_s3_url="https://my-bucket.s3.amazonaws.com/compositions",
         aws_storage_enabled=True,
-        aws_credentials_sid="CR" + "1" * 32,
+        aws_credentials_sid=credential.sid,
     )
     assert updated.aws_storage_enabled is True and updated.aws_s3_url.endswith("/compositions")
     assert client.video.v1.recording_settings().fetch().aws_storage_enabled is False
