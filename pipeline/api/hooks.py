@@ -72,16 +72,41 @@ async def create_hook(request: Request):
     return JSONResponse(await in_session(c, work), status_code=201)
 
 
+# Each field of a hook and the parameter that changes it on update.
+UPDATED_BY = {
+    "video_layout": "VideoLayout",
+    "audio_sources": "AudioSources",
+    "audio_sources_excluded": "AudioSourcesExcluded",
+    "resolution": "Resolution",
+    "format": "Format",
+    "trim": "Trim",
+    "status_callback": "StatusCallback",
+    "status_callback_method": "StatusCallbackMethod",
+}
+
+
 @router.post("/{sid}", openapi_extra=openapi.form(FIELDS))
 async def update_hook(request: Request, sid: str):
+    """As on Twilio, only FriendlyName is required, and the update keeps every field it does not
+    name: `FriendlyName` with `Enabled=false` switches a hook off and changes nothing else."""
     c = await call(request, FIELDS)
-    fields = _read(c)
+    p = c.params
+    name = p.str("FriendlyName", required=True, max_len=100)
+    enabled = p.bool("Enabled")
 
     def work(session):
         hook = find_hook(session, c, sid)
-        _unique(session, c, fields["friendly_name"], hook.sid)
-        for key, value in fields.items():
-            setattr(hook, key, value)
+        spec = read_spec(p, {"resolution": hook.resolution, "format": hook.format, "trim": hook.trim})
+        named = {field: value for field, value in spec.items() if UPDATED_BY[field] in p}
+        merged = {field: getattr(hook, field) for field in UPDATED_BY} | named
+        require_media(merged)
+        _unique(session, c, name, hook.sid)
+        hook.friendly_name = name
+        if enabled is not None:
+            hook.enabled = enabled
+        for field, value in named.items():
+            setattr(hook, field, value)
+        session.flush()
         return render.hook(hook, c.base)
 
     return await in_session(c, work)

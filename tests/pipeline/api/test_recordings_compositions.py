@@ -181,7 +181,8 @@ def test_hooks_crud_and_unique_names(server):
     updated = client.video.v1.composition_hooks(hook.sid).update(
         friendly_name="MyFirstCompositionHook", enabled=False, audio_sources=["*"]
     )
-    assert updated.enabled is False and updated.video_layout == {}
+    # An update keeps what it does not name (Twilio's semantics): the layout stays.
+    assert updated.enabled is False and updated.video_layout == hook.video_layout
     assert [h.sid for h in client.video.v1.composition_hooks.list(friendly_name="myfirst*")] == [hook.sid]
     assert client.video.v1.composition_hooks.list(enabled=True) == [] or all(
         h.enabled for h in client.video.v1.composition_hooks.list(enabled=True)
