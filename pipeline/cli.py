@@ -184,7 +184,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from pipeline.accounts import ensure_account
     from pipeline.api.app import create_app
+    from pipeline.config import Settings
+    from pipeline.serve_claim import ClaimError, DataDirClaim, listening_socket
 
+    settings = Settings.from_env()
+    public = settings.public_url if "ROOMREEL_PUBLIC_URL" in os.environ else f"http://{args.host}:{args.port}"
+    # Claim the data directory and the port before anything is read or recovered: a second
+    # server must fail here, not after it has ended the first one's live rooms.
+    try:
+        claim = DataDirClaim(settings.data_dir).acquire(f"{args.host}:{args.port}")
+        sock = listening_socket(args.host, args.port)
+    except ClaimError as exc:
+        raise UserError(str(exc)) from None
     settings, db = _database()
     account, created = ensure_account(db, settings)
     if created and settings.auth_token is None:  # never log a token the operator supplied
@@ -195,7 +206,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("account %s", account.sid)
     from pipeline.embedded import EmbeddedWorkers
 
-    public = settings.public_url if "ROOMREEL_PUBLIC_URL" in os.environ else f"http://{args.host}:{args.port}"
     dispatcher = None
     if settings.broker_url != "memory":
         from workers.dispatch import DramatiqDispatcher
@@ -209,10 +219,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     try:
         log.info("serving on %s (broker %s)", public, settings.broker_url.split("@")[-1])
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=None)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
+        server.run(sockets=[sock])
     finally:
         if workers:
             workers.stop()
+        sock.close()
+        claim.release()
     return 0
 
 
