@@ -154,6 +154,23 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    """Where the state is and how to reach it: what `roomreel serve` printed at start."""
+    from pipeline.accounts import ensure_account
+    from pipeline.db.models import ApiKey
+
+    settings, db = _database()
+    account, _ = ensure_account(db, settings)
+    token = "(from ROOMREEL_AUTH_TOKEN)" if settings.auth_token else account.auth_token
+    with db.session() as session:
+        count = session.query(ApiKey).filter(ApiKey.account_sid == account.sid).count()
+    print(f"data directory  {settings.data_dir}")
+    print(f"account SID     {account.sid}")
+    print(f"auth token      {token}")
+    print(f"API keys        {count} (`roomreel keys list`, `roomreel keys create`)")
+    return 0
+
+
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from pipeline.db.models import ApiKey
 
@@ -198,19 +215,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     settings, db = _database()
     account, created = ensure_account(db, settings)
-    if created and settings.auth_token is None:  # never log a token the operator supplied
-        log.warning("created account %s with auth token %s", account.sid, account.auth_token)
-    elif created:
-        log.info("created account %s (auth token from ROOMREEL_AUTH_TOKEN)", account.sid)
+    log.info("data directory %s", settings.data_dir)
+    if settings.auth_token is None:  # never log a token the operator supplied
+        log.warning("%s account %s, auth token %s (`roomreel keys` shows them again)",
+                    "created" if created else "using", account.sid, account.auth_token)  # fmt: skip
     else:
-        log.info("account %s", account.sid)
+        log.info("account %s (auth token from ROOMREEL_AUTH_TOKEN)", account.sid)
     from pipeline.embedded import EmbeddedWorkers
 
     dispatcher = None
     if settings.broker_url != "memory":
+        from workers.broker import broker_error
         from workers.dispatch import DramatiqDispatcher
 
-        dispatcher = DramatiqDispatcher()
+        dispatcher = DramatiqDispatcher(db)
+        if error := broker_error(settings.broker_url):
+            log.warning(
+                "broker %s unreachable (%s): new compositions wait in the database until it is back",
+                settings.broker_url.split("@")[-1],
+                error,
+            )
     app = create_app(settings, db, public_url=public, dispatcher=dispatcher)
     workers = (
         EmbeddedWorkers(db, app.state.services.storage, spool_dir=settings.data_dir / "spool").start()
@@ -508,7 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    keys_parser = sub.add_parser("keys", help="the account's credentials and API keys")
+    keys_parser.set_defaults(func=cmd_keys_show)
+    keys = keys_parser.add_subparsers(dest="action")
     create_key = keys.add_parser("create", help="make an API key (prints sid and secret)")
     create_key.add_argument("--friendly-name")
     create_key.set_defaults(func=cmd_keys_create)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,15 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 AMQP_SCHEMES = ("amqp://", "amqps://")
 BROKER_SCHEMES = REDIS_SCHEMES + AMQP_SCHEMES
 RECORDERS = ("inprocess", "external")
+
+
+def default_data_dir(env: dict[str, str]) -> Path:
+    """The platform's per-user data directory: the same state whatever directory a command is
+    run from (XDG_DATA_HOME or ~/.local/share on Linux, ~/Library/Application Support on macOS)."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "roomreel"
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "roomreel"
 
 
 class ConfigError(ValueError):
@@ -36,7 +46,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("ROOMREEL_DATA_DIR", ".roomreel")).resolve()
+        data_dir = Path(env.get("ROOMREEL_DATA_DIR") or default_data_dir(env)).expanduser().resolve()
         return cls(
             data_dir=data_dir,
             database_url=env.get("ROOMREEL_DATABASE_URL") or f"sqlite:///{data_dir / 'roomreel.db'}",

@@ -8,6 +8,13 @@ import pytest
 from tests.services import ensure_postgres
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_data_home(tmp_path_factory):
+    """Commands run without ROOMREEL_DATA_DIR use the per-user data directory: the suite's own,
+    never the user's."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     return ensure_postgres()
