@@ -18,6 +18,7 @@ from pipeline.db.models import (
     seconds_between,
     utcnow,
 )
+from pipeline.error_codes import INVALID_PARAMETER, INVALID_SUBSCRIBE_RULES, NOTHING_TO_COMPOSE
 from pipeline.sids import new_sid
 
 RULE_FILTERS = ("all", "publisher", "track", "kind")
@@ -25,38 +26,47 @@ MAX_SUBSCRIBE_RULES = 20
 API_PRIORITY, HOOK_PRIORITY, BATCH_PRIORITY = 0, 1, 2
 
 
+class InvalidRules(ValueError):
+    """Rules that break Twilio's rule language: `field` names the offending part, `code` is the
+    Twilio error code. The REST API answers it as a 400."""
+
+    def __init__(self, field: str, reason: str, code: int) -> None:
+        super().__init__(f"{field} {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+        self.code = code
+
+
 def validate_rules(raw: Any, field: str = "Rules", subscribe: bool = False) -> list[dict[str, Any]]:
     """Track rules as Twilio documents them: include/exclude with one filter each. Subscribe
     rules (`subscribe`) also take `priority`, must not be empty and number at most 20, and
-    their errors are Twilio's 53215."""
-    from pipeline.api.errors import INVALID_PARAMETER, INVALID_SUBSCRIBE_RULES, invalid
-
+    their errors are Twilio's 53215. Raises InvalidRules."""
     code = INVALID_SUBSCRIBE_RULES if subscribe else INVALID_PARAMETER
     if not isinstance(raw, list):
-        raise invalid(field, "must be a JSON array of rules", code)
+        raise InvalidRules(field, "must be a JSON array of rules", code)
     if subscribe and not 1 <= len(raw) <= MAX_SUBSCRIBE_RULES:
-        raise invalid(field, f"must hold 1 to {MAX_SUBSCRIBE_RULES} rules", code)
+        raise InvalidRules(field, f"must hold 1 to {MAX_SUBSCRIBE_RULES} rules", code)
     rules = []
     for i, rule in enumerate(raw):
         where = f"{field}[{i}]"
         if not isinstance(rule, dict):
-            raise invalid(where, "must be an object", code)
+            raise InvalidRules(where, "must be an object", code)
         if rule.get("type") not in ("include", "exclude"):
-            raise invalid(f"{where}.type", "must be include or exclude", code)
+            raise InvalidRules(f"{where}.type", "must be include or exclude", code)
         extra = {"priority"} if subscribe else set()
         unknown = set(rule) - {"type", *RULE_FILTERS, *extra}
         if unknown:
-            raise invalid(f"{where}.{sorted(unknown)[0]}", "is not a rule filter", code)
+            raise InvalidRules(f"{where}.{sorted(unknown)[0]}", "is not a rule filter", code)
         filters = [k for k in RULE_FILTERS if rule.get(k) is not None]
         if len(filters) != 1:
-            raise invalid(where, "must have exactly one of all, publisher, track or kind", code)
+            raise InvalidRules(where, "must have exactly one of all, publisher, track or kind", code)
         key = filters[0]
         if key == "all" and rule["all"] is not True:
-            raise invalid(f"{where}.all", "must be true", code)
+            raise InvalidRules(f"{where}.all", "must be true", code)
         if key == "kind" and rule["kind"] not in ("audio", "video", "data"):
-            raise invalid(f"{where}.kind", "must be audio, video or data", code)
+            raise InvalidRules(f"{where}.kind", "must be audio, video or data", code)
         if key in ("publisher", "track") and (not isinstance(rule[key], str) or not rule[key]):
-            raise invalid(f"{where}.{key}", "must be a non-empty string", code)
+            raise InvalidRules(f"{where}.{key}", "must be a non-empty string", code)
         kept = {"type": rule["type"], key: rule[key]}
         if subscribe and rule.get("priority") is not None:
             kept["priority"] = rule["priority"]
@@ -142,7 +152,7 @@ def run_hooks(session: Session, room: Room) -> list[Composition]:
                     "HookSid": hook.sid,
                     "HookFriendlyName": hook.friendly_name,
                     "HookUri": f"/v1/CompositionHooks/{hook.sid}",
-                    "ErrorCode": 53505,
+                    "ErrorCode": NOTHING_TO_COMPOSE,
                     "ErrorMessage": f"room {room.sid} has no recordings to compose",
                 },
             )

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pipeline.error_codes import TOO_MANY_REQUESTS
+
 from .errors import ApiError
 
-TOO_MANY_REQUESTS = 20429
 WINDOW = 60
 # Far above what a person or a misconfigured script retrying makes, far below a guessing run.
 ADDRESS_LIMIT = 60

@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline.error_codes import FORBIDDEN
+
 from .errors import respond
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # 'none' is a request the user made directly (typed URL, bookmark): never a forgery.
 OWN_SITE = frozenset({"same-origin", "none"})
-CROSS_SITE_REFUSED = 20403
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -81,7 +82,7 @@ class BrowserPolicy:
         if scope["method"] not in SAFE_METHODS and is_cross_site(Headers(scope=scope), self.own_origins):
             response = respond(
                 403,
-                CROSS_SITE_REFUSED,
+                FORBIDDEN,
                 "Cross-site request refused: roomreel changes nothing on behalf of another site's page",
             )
             await response(scope, receive, self._adding_headers(send))

@@ -15,10 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.db.models import Account, ApiKey
+from pipeline.error_codes import AUTH_FAILED
 from pipeline.storage import Storage
 
 from .auth_throttle import AuthThrottle
-from .errors import AUTH_FAILED, ApiError
+from .errors import ApiError
 from .params import Params
 
 READER_THREADS = 16

@@ -8,17 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Twilio's codes where they exist; 53xxx for roomreel's validation errors (docs/api.md).
-AUTH_FAILED = 20003
-NOT_FOUND = 20404
-METHOD_NOT_ALLOWED = 20005
-INVALID_PARAMETER = 53400
-UNKNOWN_PARAMETER = 53401
-ROOM_CREATE_FAILED = 53103
-ROOM_EXISTS = 53113
-MAX_PARTICIPANT_DURATION_INVALID = 53123
-INVALID_SUBSCRIBE_RULES = 53215
-HOOK_NAME_EXISTS = 53407
-MEDIA_UNAVAILABLE = 53409
+from pipeline.error_codes import INTERNAL_ERROR, INVALID_PARAMETER, METHOD_NOT_ALLOWED, NOT_FOUND
 
 
 class ApiError(Exception):
@@ -78,4 +68,4 @@ async def unexpected_error_handler(_: Request, exc: Exception) -> JSONResponse:
     import logging
 
     logging.getLogger("roomreel.api").exception("unexpected error", exc_info=exc)
-    return respond(500, 20500, "Internal server error")
+    return respond(500, INTERNAL_ERROR, "Internal server error")

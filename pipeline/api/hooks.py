@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from pipeline.db.models import CompositionHook
+from pipeline.error_codes import HOOK_NAME_EXISTS
 from pipeline.sids import new_sid
 
 from . import openapi, render
 from .composition_spec import read_spec, require_media
 from .context import Call, call, in_session
-from .errors import HOOK_NAME_EXISTS, ApiError, not_found
+from .errors import ApiError, not_found
 from .paging import page
 from .params import DATE_FILTERS, PAGING, created_between
 

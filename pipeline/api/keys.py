@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from pipeline.accounts import create_api_key
 from pipeline.db.models import ApiKey
+from pipeline.error_codes import AUTH_FAILED
 
 from . import openapi
 from .context import basic_credentials, call, in_session
-from .errors import AUTH_FAILED, ApiError, not_found
+from .errors import ApiError, not_found
 
 router = APIRouter(prefix="/2010-04-01/Accounts/{account_sid}")
 

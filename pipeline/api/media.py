@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from pipeline.error_codes import FORBIDDEN, MEDIA_UNAVAILABLE, NOT_FOUND
 from pipeline.storage import LocalStorage, StorageError
 from pipeline.storage.external import KeyPair, object_at
 
 from .context import Call
-from .errors import MEDIA_UNAVAILABLE, ApiError, respond
+from .errors import ApiError, respond
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ def media_redirect(
 async def download(request: Request, key: str, Expires: int = 0, Signature: str = ""):  # noqa: N803
     storage = request.app.state.services.storage
     if not isinstance(storage, LocalStorage):
-        return respond(404, 20404, "Not found")
+        return respond(404, NOT_FOUND, "Not found")
     try:
         valid = storage.verify(key, Expires, Signature)
         path = storage.path(key)
@@ -55,7 +56,7 @@ async def download(request: Request, key: str, Expires: int = 0, Signature: str 
     except (StorageError, OSError, ValueError, OverflowError, TypeError):
         valid = present = False
     if not valid:
-        return respond(403, 20403, "The download link is invalid or has expired")
+        return respond(403, FORBIDDEN, "The download link is invalid or has expired")
     if not present:
-        return respond(404, 20404, "The media is gone")
+        return respond(404, NOT_FOUND, "The media is gone")
     return FileResponse(path, filename=path.name)

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, QueryParams
 
-from .errors import UNKNOWN_PARAMETER, ApiError, invalid
+from pipeline.error_codes import UNKNOWN_PARAMETER
+
+from .errors import ApiError, invalid
 
 MAX_NAME = 128
 MAX_JSON_DEPTH = 32  # the deepest layout or rule list needs a handful of levels

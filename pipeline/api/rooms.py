@@ -10,21 +10,19 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline import callbacks
 from pipeline.db.models import Participant, PublishedTrack, Room, utcnow
-from pipeline.rooms import complete_room, validate_rules
+from pipeline.error_codes import (
+    INVALID_SUBSCRIBE_RULES,
+    MAX_PARTICIPANT_DURATION_INVALID,
+    ROOM_CREATE_FAILED,
+    ROOM_EXISTS,
+)
+from pipeline.rooms import InvalidRules, complete_room, validate_rules
 from pipeline.sfu.room_state import room_limit_refusal
 from pipeline.sids import new_sid
 
 from . import openapi, render
 from .context import Call, call, in_session
-from .errors import (
-    INVALID_SUBSCRIBE_RULES,
-    MAX_PARTICIPANT_DURATION_INVALID,
-    ROOM_CREATE_FAILED,
-    ROOM_EXISTS,
-    ApiError,
-    invalid,
-    not_found,
-)
+from .errors import ApiError, invalid, not_found
 from .paging import page
 from .params import DATE_FILTERS, PAGING, created_between
 
@@ -70,7 +68,10 @@ def rules_param(c: Call, name: str, subscribe: bool = False) -> list | None:
         return None
     if isinstance(raw, dict):
         raw = raw.get("rules")
-    return validate_rules(raw, name, subscribe)
+    try:
+        return validate_rules(raw, name, subscribe)
+    except InvalidRules as exc:
+        raise invalid(exc.field, exc.reason, exc.code) from None
 
 
 @router.post("", openapi_extra=openapi.form(CREATE))

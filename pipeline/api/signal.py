@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.accounts import create_api_key
 from pipeline.db.models import ApiKey
+from pipeline.error_codes import INVALID_PARAMETER
 from pipeline.sfu import signaling
 from pipeline.sfu.access_token import mint
 
@@ -34,11 +35,15 @@ async def signal(websocket: WebSocket) -> None:
             try:
                 message = json.loads(text)
             except ValueError:
-                await send({"type": "error", "code": 53400, "message": "messages must be JSON objects"})
+                await send(
+                    {"type": "error", "code": INVALID_PARAMETER, "message": "messages must be JSON objects"}
+                )
                 continue
             if isinstance(message, dict):
                 return message
-            await send({"type": "error", "code": 53400, "message": "messages must be JSON objects"})
+            await send(
+                {"type": "error", "code": INVALID_PARAMETER, "message": "messages must be JSON objects"}
+            )
 
     async def send(message: dict[str, Any]) -> None:
         if not closed:
@@ -77,7 +82,7 @@ async def dev_token(request: Request, identity: str, room: str):
     if not request.app.state.dev_tokens:
         raise not_found("/dev/token")
     if not identity or len(identity) > 128 or not room or len(room) > 128:
-        raise ApiError(400, 53400, "identity and room must have 1 to 128 characters")
+        raise ApiError(400, INVALID_PARAMETER, "identity and room must have 1 to 128 characters")
     services = request.app.state.services
 
     def work() -> str:

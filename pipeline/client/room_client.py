@@ -16,6 +16,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerCon
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from websockets.asyncio.client import ClientConnection, connect
 
+from pipeline.error_codes import SIGNALING_CONNECTION_ERROR
 from pipeline.sfu import rtc_adapter
 from pipeline.sfu.frame_assembler import EncodedFrame
 
@@ -164,7 +165,9 @@ class RoomClient:
         finally:
             for _, future in self._waiters:
                 if not future.done():
-                    future.set_exception(RoomClientError(53000, "signaling connection closed"))
+                    future.set_exception(
+                        RoomClientError(SIGNALING_CONNECTION_ERROR, "signaling connection closed")
+                    )
             async with self._changed:
                 self._changed.notify_all()
 

@@ -20,6 +20,7 @@ import layouts
 from pipeline.compose import ComposeError, render
 from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
+from pipeline.error_codes import INTERNAL_FAILED, LAYOUT_FAILED, MEDIA_FAILED, UPLOAD_FAILED
 from pipeline.logs import log_context
 from pipeline.media.manifest import load_manifest
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
@@ -27,10 +28,6 @@ from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.external import CustomerStorageRefused, customer_storage_for
 
-LAYOUT_FAILED = 53501
-MEDIA_FAILED = 53502
-INTERNAL_FAILED = 53503
-UPLOAD_FAILED = 53504
 MAX_ATTEMPTS = 5
 PROGRESS_STEP = 5  # percent
 HEARTBEAT_SECONDS = 10

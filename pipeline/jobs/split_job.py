@@ -14,13 +14,13 @@ from pipeline.compose import ComposeError
 from pipeline.compose.split import join, plan_windows, render_audio, render_window
 from pipeline.db import Database
 from pipeline.db.models import Composition, CompositionPart, utcnow
+from pipeline.error_codes import MEDIA_FAILED, UPLOAD_FAILED
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.storage import Storage, StorageError
 
 from . import compose as compose_job
 from .compose import (
     MAX_ATTEMPTS,
-    MEDIA_FAILED,
     Heartbeat,
     Outcome,
     _fail,
@@ -149,7 +149,7 @@ def _run_part(
         return "failed"
     except (StorageError, OSError) as exc:
         if part.attempts + 1 >= MAX_ATTEMPTS:
-            _fail(db, sid, compose_job.UPLOAD_FAILED, f"part {index} gave up: {exc}")
+            _fail(db, sid, UPLOAD_FAILED, f"part {index} gave up: {exc}")
             _set(db, sid, index, status="failed")
             return "failed"
         _set(db, sid, index, status="enqueued", worker_id=None)

@@ -11,17 +11,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipeline.error_codes import (
+    INVALID_ISSUER,
+    INVALID_SIGNATURE,
+    INVALID_TOKEN,
+    ROOM_NOT_FOUND,
+    TOKEN_EXPIRED,
+    TOKEN_NOT_YET_VALID,
+)
 from pipeline.sfu.errors import SfuError
 from pipeline.sfu.names import NAME_MAX, has_control_characters
 from pipeline.sids import is_sid
-
-# Twilio's own error codes, so SDK users see the ones they already handle.
-INVALID_TOKEN = 20101
-INVALID_ISSUER = 20103
-TOKEN_EXPIRED = 20104
-TOKEN_NOT_YET_VALID = 20105
-INVALID_SIGNATURE = 20107
-ROOM_MISMATCH = 53106  # "Room not found" is what a token for another room gets
 
 MAX_LIFETIME = 86400  # seconds from issue to expiry, as Twilio allows
 
@@ -144,7 +144,8 @@ def verify(
     recorder = isinstance(video, dict) and video.get("recorder") is True
     if granted and room and granted != room:
         if not (is_sid(granted, "RM") or is_sid(room, "RM")):
-            raise AccessTokenError(ROOM_MISMATCH, f"Access Token grants room {granted!r}, not {room!r}")
+            # "Room not found" is what a token for another room gets, as on Twilio.
+            raise AccessTokenError(ROOM_NOT_FOUND, f"Access Token grants room {granted!r}, not {room!r}")
         by_sid, other = (granted, room) if is_sid(granted, "RM") else (room, granted)
         return AccessToken(account_sid, key_sid, identity, by_sid, int(exp), recorder, other)
     return AccessToken(account_sid, key_sid, identity, room or granted, int(exp), recorder)

@@ -21,6 +21,13 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
+from pipeline.error_codes import (
+    INVALID_PARAMETER,
+    MEDIA_CONNECTION_FAILED,
+    TRACK_CAPACITY_REACHED,
+    TRACK_NAME_INVALID,
+    TRACK_NAME_TOO_LONG,
+)
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import new_sid
 from pipeline.track_rules import INCLUDE_ALL, selected
@@ -44,9 +51,6 @@ class SignalingError(SfuError):
 # A ceiling of roomreel's own, whatever MaxConcurrentPublishedTracks says: one client must not
 # fill a room (a single participant once published 2,000 tracks).
 TRACKS_PER_PARTICIPANT = 32
-TRACK_NAME_TOO_LONG = 53301
-TRACK_NAME_INVALID = 53302
-TRACK_CAPACITY_REACHED = 53305
 
 
 def check_track_name(name: str) -> None:
@@ -168,7 +172,7 @@ class Participant:
     async def unpublish(self, name: str) -> None:
         track = self.tracks.pop(name, None)
         if track is None:
-            raise SignalingError(53400, f"unpublish: no published track named {name}")
+            raise SignalingError(INVALID_PARAMETER, f"unpublish: no published track named {name}")
         if track.kind == "data":
             self._data_tracks = {k: t for k, t in self._data_tracks.items() if t is not track}
         self.room.track_unpublished(track)
@@ -178,7 +182,7 @@ class Participant:
     async def set_enabled(self, name: str, enabled: bool) -> None:
         track = self.tracks.get(name)
         if track is None:
-            raise SignalingError(53400, f"enable: no published track named {name}")
+            raise SignalingError(INVALID_PARAMETER, f"enable: no published track named {name}")
         if track.enabled != enabled:
             self.room.track_enabled(track, enabled)
 
@@ -263,7 +267,7 @@ class Participant:
     async def _on_connection_state(self) -> None:
         states = (self.publisher.connectionState, self.subscriber.connectionState)
         if "failed" in states and not self.closed:
-            await self.room.disconnect(self, 53405, "media connection failed")
+            await self.room.disconnect(self, MEDIA_CONNECTION_FAILED, "media connection failed")
 
     async def close(self, draining: Sequence[PublishedTrack] = ()) -> None:
         """Close both connections; the publishing one only once `draining` tracks' remaining

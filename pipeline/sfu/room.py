@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pipeline.error_codes import ROOM_COMPLETED
+
 from .participant import Participant
 from .published_track import PublishedTrack
 from .room_state import RoomSettings
@@ -170,7 +172,7 @@ class Room:
         if not self.visible() and not self.closed:
             asyncio.ensure_future(self.sfu.end_room(self.sid))
 
-    async def close(self, code: int = 53118, reason: str = "Room completed") -> None:
+    async def close(self, code: int = ROOM_COMPLETED, reason: str = "Room completed") -> None:
         """Disconnect everyone; the room's state in the database is the caller's business."""
         if self.closed:
             return

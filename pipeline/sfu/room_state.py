@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from pipeline import callbacks
 from pipeline.db import Database
 from pipeline.db.models import ApiKey, Composition, Participant, PublishedTrack, Recording, Room, utcnow
+from pipeline.error_codes import ROOM_COMPLETED, ROOM_CREATE_FAILED, ROOM_NOT_FOUND
 from pipeline.rooms import complete_room, disconnect_participant
 from pipeline.sfu.errors import SfuError
 from pipeline.sids import is_sid, new_sid
@@ -87,9 +88,9 @@ def open_room(
         if is_sid(name, "RM"):  # a SID names an existing room, never a new one
             room = session.get(Room, name)
             if room is None or room.account_sid != account_sid:
-                raise RoomUnavailable(53106, f"Room not found: {name}")
+                raise RoomUnavailable(ROOM_NOT_FOUND, f"Room not found: {name}")
             if room.status != "in-progress":
-                raise RoomUnavailable(53118, f"Room {name} is {room.status}")
+                raise RoomUnavailable(ROOM_COMPLETED, f"Room {name} is {room.status}")
             return _settings(room)
         room = session.scalars(
             select(Room).where(
@@ -99,12 +100,12 @@ def open_room(
         if room is None:
             if not create:
                 raise RoomUnavailable(
-                    53106,
+                    ROOM_NOT_FOUND,
                     f"Room not found: {name} (client-side room creation is off: create it with the REST API)",
                 )
             refusal = room_limit_refusal(session, account_sid, max_rooms)
             if refusal:
-                raise RoomUnavailable(53103, f"Unable to create Room {name}: {refusal}")
+                raise RoomUnavailable(ROOM_CREATE_FAILED, f"Unable to create Room {name}: {refusal}")
             room = Room(sid=new_sid("RM"), account_sid=account_sid, unique_name=name)
             session.add(room)
             callbacks.room_event(session, room, "room-created")
@@ -116,7 +117,7 @@ def participant_connected(db: Database, room_sid: str, identity: str) -> tuple[s
     with db.session() as session:
         room = session.get(Room, room_sid)
         if room is None or room.status != "in-progress":
-            raise RoomUnavailable(53118, f"Room {room_sid} is not in progress")
+            raise RoomUnavailable(ROOM_COMPLETED, f"Room {room_sid} is not in progress")
         now = utcnow()
         participant = Participant(
             sid=new_sid("PA"),

@@ -12,10 +12,21 @@ from functools import partial
 from typing import Any
 
 from pipeline.db import Database
+from pipeline.error_codes import (
+    DUPLICATE_IDENTITY,
+    PARTICIPANT_REMOVED,
+    ROOM_COMPLETED,
+    ROOM_FULL,
+    ROOM_NAME_INVALID,
+    ROOM_NAME_REQUIRED,
+    ROOM_NAME_TOO_LONG,
+    ROOM_NOT_FOUND,
+    SIGNALING_CONNECTION_ERROR,
+)
 from pipeline.sids import new_sid
 
 from . import room_state, rtc_adapter
-from .access_token import ROOM_MISMATCH, AccessToken, AccessTokenError, verify
+from .access_token import AccessToken, AccessTokenError, verify
 from .names import NAME_MAX, has_control_characters
 from .participant import Participant, SignalingError
 from .published_track import PublishedTrack
@@ -27,11 +38,6 @@ from .subscription import Subscription
 log = logging.getLogger("roomreel.sfu")
 # (sid, identity, room, hidden) -> the participant, with its protocol's adapter in place.
 ParticipantFactory = Callable[[str, str, Room, bool], Participant]
-
-ROOM_FULL = 53105
-DUPLICATE_IDENTITY = 53205
-ROOM_COMPLETED = 53118
-PARTICIPANT_REMOVED = 53216  # disconnected through the REST API or by MaxParticipantDuration
 
 
 @dataclass
@@ -132,18 +138,21 @@ class Sfu:
         """Admit the holder of `grant`; `make` builds its Participant with the adapter of the
         protocol its client speaks (signals and negotiator)."""
         if not grant.room:
-            raise SignalingError(53100, "Room name is required: in the token's video grant or ?room=")
+            raise SignalingError(
+                ROOM_NAME_REQUIRED, "Room name is required: in the token's video grant or ?room="
+            )
         if len(grant.room) > NAME_MAX:
-            raise SignalingError(53102, f"Room name is too long: at most {NAME_MAX} characters")
+            raise SignalingError(ROOM_NAME_TOO_LONG, f"Room name is too long: at most {NAME_MAX} characters")
         if has_control_characters(grant.room):
-            raise SignalingError(53101, "Room name contains invalid characters")
+            raise SignalingError(ROOM_NAME_INVALID, "Room name contains invalid characters")
         try:
             room = await self.open_room(grant.account_sid, grant.room)
         except RoomUnavailable as exc:
             raise SignalingError(exc.code, exc.message) from None
         if grant.also_named is not None and grant.also_named not in (room.sid, room.settings.name):
             raise SignalingError(
-                ROOM_MISMATCH, f"Room {grant.room} is not {grant.also_named!r}: the token grants another room"
+                ROOM_NOT_FOUND,
+                f"Room {grant.room} is not {grant.also_named!r}: the token grants another room",
             )
         # Check and admit as one step: concurrent joins must not both pass MaxParticipants or
         # both keep one identity.
@@ -281,7 +290,7 @@ class Sfu:
     async def close(self) -> None:
         for sid in list(self.rooms):
             room = self.rooms.pop(sid)
-            await room.close(53000, "server shutting down")
+            await room.close(SIGNALING_CONNECTION_ERROR, "server shutting down")
         self.state_writer.shutdown()
 
 

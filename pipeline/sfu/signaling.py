@@ -11,6 +11,13 @@ from typing import Any
 
 from aiortc import RTCSessionDescription
 
+from pipeline.error_codes import (
+    INVALID_PARAMETER,
+    NO_SUPPORTED_CODEC,
+    OFFER_REFUSED,
+    SIGNALING_CONNECTION_ERROR,
+    TRACK_NAME_DUPLICATED,
+)
 from pipeline.logs import bind
 
 from . import rtc_adapter
@@ -91,20 +98,20 @@ async def handle(participant: Participant, message: dict[str, Any]) -> bool:
     if kind == "publish":
         sdp = message.get("sdp")
         if sdp is not None and not isinstance(sdp, str):
-            raise SignalingError(53400, "publish: sdp must be a string")
+            raise SignalingError(INVALID_PARAMETER, "publish: sdp must be a string")
         tracks = message.get("tracks")
         if not isinstance(tracks, list) or not tracks:
-            raise SignalingError(53400, "publish: tracks must be a non-empty list")
+            raise SignalingError(INVALID_PARAMETER, "publish: tracks must be a non-empty list")
         try:
             await negotiator(participant).publish(sdp, tracks)
         except SignalingError:
             raise
         except Exception as exc:  # aiortc rejects malformed or incompatible SDP with assorted errors
-            raise SignalingError(53402, f"publish: the offer was refused: {exc}") from None
+            raise SignalingError(OFFER_REFUSED, f"publish: the offer was refused: {exc}") from None
     elif kind == "answer":
         sdp = message.get("sdp")
         if not isinstance(sdp, str):
-            raise SignalingError(53400, "answer: sdp must be a string")
+            raise SignalingError(INVALID_PARAMETER, "answer: sdp must be a string")
         negotiator(participant).answer(sdp)
     elif kind == "unpublish":
         await participant.unpublish(str(message.get("name")))
@@ -115,7 +122,7 @@ async def handle(participant: Participant, message: dict[str, Any]) -> bool:
     elif kind == "leave":
         return True
     else:
-        raise SignalingError(53400, f"unknown message type {kind!r}")
+        raise SignalingError(INVALID_PARAMETER, f"unknown message type {kind!r}")
     return False
 
 
@@ -194,21 +201,27 @@ class RoomreelNegotiator:
         """Handle the client's `publish`: an offer (optional when reusing transceivers) and names."""
         participant = self.participant
         if participant.hidden:
-            raise SignalingError(53400, "publish: a recorder only receives")
+            raise SignalingError(INVALID_PARAMETER, "publish: a recorder only receives")
         wanted: dict[str, dict[str, Any]] = {}
         for item in tracks:
             if not isinstance(item, dict) or item.get("kind") not in ("audio", "video", "data"):
-                raise SignalingError(53400, "publish: every track needs kind audio, video or data")
+                raise SignalingError(
+                    INVALID_PARAMETER, "publish: every track needs kind audio, video or data"
+                )
             name = item.get("name")
             if not isinstance(name, str):
-                raise SignalingError(53400, "publish: every track needs a name of 1 to 128 characters")
+                raise SignalingError(
+                    INVALID_PARAMETER, "publish: every track needs a name of 1 to 128 characters"
+                )
             check_track_name(name)
             if name in participant.tracks:
-                raise SignalingError(53304, f"Track name is duplicated: {name}")
+                raise SignalingError(TRACK_NAME_DUPLICATED, f"Track name is duplicated: {name}")
             if item["kind"] == "video" and participant.room.settings.audio_only:
-                raise SignalingError(53400, "publish: this room is audio-only")
+                raise SignalingError(INVALID_PARAMETER, "publish: this room is audio-only")
             if item["kind"] != "data" and not isinstance(item.get("mid"), str):
-                raise SignalingError(53400, f"publish: track {name} needs the mid of its transceiver")
+                raise SignalingError(
+                    INVALID_PARAMETER, f"publish: track {name} needs the mid of its transceiver"
+                )
             wanted[name] = item
         participant.check_capacity(len(wanted))
         for item in wanted.values():
@@ -222,14 +235,14 @@ class RoomreelNegotiator:
         transceivers = {t.mid: t for t in publisher.getTransceivers()}
         for item in wanted.values():
             if item["kind"] != "data" and item["mid"] not in transceivers:
-                raise SignalingError(53400, f"publish: no transceiver with mid {item['mid']}")
+                raise SignalingError(INVALID_PARAMETER, f"publish: no transceiver with mid {item['mid']}")
         if sdp is not None:
             for transceiver in publisher.getTransceivers():
                 if transceiver.mid in self._pending_mids:
                     try:
                         rtc_adapter.restrict_answer_codecs(transceiver, participant.room.settings.codec)
                     except ValueError as exc:
-                        raise SignalingError(53404, f"publish: {exc}") from None
+                        raise SignalingError(NO_SUPPORTED_CODEC, f"publish: {exc}") from None
             await publisher.setLocalDescription(await publisher.createAnswer())
             answer = rtc_adapter.announce(publisher.localDescription.sdp)
         published = []
@@ -285,12 +298,14 @@ class RoomreelNegotiator:
             except Exception as exc:  # a client that cannot answer is disconnected
                 if not participant.closed:
                     log.warning("negotiation with %s failed: %s", participant.identity, exc)
-                    await participant.room.disconnect(participant, 53000, f"negotiation failed: {exc}")
+                    await participant.room.disconnect(
+                        participant, SIGNALING_CONNECTION_ERROR, f"negotiation failed: {exc}"
+                    )
                 return
 
     def answer(self, sdp: str) -> None:
         if self._answer is None or self._answer.done():
-            raise SignalingError(53400, "answer: no offer is outstanding")
+            raise SignalingError(INVALID_PARAMETER, "answer: no offer is outstanding")
         self._answer.set_result(sdp)
 
     def close(self) -> None:

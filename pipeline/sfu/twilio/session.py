@@ -19,6 +19,16 @@ from typing import Any
 from aiortc import RTCIceCandidate, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from pipeline.error_codes import (
+    INVALID_TOKEN,
+    MEDIA_CONNECTION_FAILED,
+    MESSAGE_INVALID,
+    ROOM_COMPLETED,
+    ROOM_NAME_INVALID,
+    SIGNALING_DISCONNECTED,
+    TRACK_INVALID,
+    TRACK_NAME_DUPLICATED,
+)
 from pipeline.logs import bind
 from pipeline.sids import new_sid
 
@@ -36,10 +46,6 @@ log = logging.getLogger("roomreel.twilio")
 
 SESSION_TIMEOUT = 30  # seconds; the client's reconnect window (`connected.options.session_timeout`)
 ANSWER_TIMEOUT = 15.0
-MESSAGE_INVALID = 53003
-ROOM_COMPLETED = 53118
-TRACK_NAME_DUPLICATED = 53304
-TRACK_INVALID = 53300
 
 
 def participant_state(participant: Participant, revision: int, state: str = "connected") -> dict[str, Any]:
@@ -493,7 +499,9 @@ class TwilioNegotiator:
             except Exception as exc:  # a client that cannot answer is disconnected
                 if not participant.closed:
                     log.warning("negotiation with %s failed: %s", participant.identity, exc)
-                    await participant.room.disconnect(participant, 53405, f"negotiation failed: {exc}")
+                    await participant.room.disconnect(
+                        participant, MEDIA_CONNECTION_FAILED, f"negotiation failed: {exc}"
+                    )
                 return
 
     def close(self) -> None:
@@ -549,7 +557,7 @@ async def refuse(tcmp: TcmpConnection, code: int, message: str) -> None:
 async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None:
     token, name = connect.get("token"), connect.get("name")
     if name is not None and not isinstance(name, str):
-        await refuse(tcmp, 53101, "Room name is invalid")
+        await refuse(tcmp, ROOM_NAME_INVALID, "Room name is invalid")
         return
     try:
         grant = await sfu.authenticate(token if isinstance(token, str) else "", name)
@@ -584,7 +592,7 @@ async def resume(sfu: Sfu, tcmp: TcmpConnection, sync: dict[str, Any]) -> None:
     state = SESSIONS.get(str(sync.get("session")))
     token = sync.get("token")
     if state is None or state.participant.closed:
-        await refuse(tcmp, 53001, "The session to resume is gone")
+        await refuse(tcmp, SIGNALING_DISCONNECTED, "The session to resume is gone")
         return
     try:
         grant = await sfu.authenticate(token if isinstance(token, str) else "", state.participant.room.sid)
@@ -595,7 +603,7 @@ async def resume(sfu: Sfu, tcmp: TcmpConnection, sync: dict[str, Any]) -> None:
         grant.identity != state.participant.identity
         or grant.account_sid != state.participant.room.settings.account_sid
     ):
-        await refuse(tcmp, 20101, "Invalid Access Token: it is not this session's")
+        await refuse(tcmp, INVALID_TOKEN, "Invalid Access Token: it is not this session's")
         return
     # The old socket may look alive still (a client whose network dropped goes silent before
     # it closes): the new one takes over now.
