@@ -197,6 +197,15 @@ def _round(t: float) -> float:
     return round(t, 6)
 
 
+def _nothing_selected(sources: Sequence[Source]) -> str:
+    """Says what the room does have, so a selection can be fixed without looking it up."""
+    if not sources:
+        return "selects nothing: this room has no recordings"
+    names = sorted({f"{s.track_name or s.sid} ({s.kind})" for s in sources})
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return f"selects no video or audio recording of this room; its tracks are {shown}"
+
+
 def build_plan(
     regions: Sequence[RegionSpec],
     sources: Sequence[Source],
@@ -214,10 +223,7 @@ def build_plan(
         visible.extend(_region_visibility(region, sources, resolution))
     audio = [s for s in select(sources, "audio", audio_sources, audio_sources_excluded) if s.end > s.start]
     if not visible and not audio:
-        raise NothingSelected(
-            "video_layout" if regions else "audio_sources",
-            "selects no video or audio recording of this room",
-        )
+        raise NothingSelected("video_layout" if regions else "audio_sources", _nothing_selected(sources))
 
     media = [(v.start, v.end) for v in visible] + [(s.start, s.end) for s in audio]
     if trim:

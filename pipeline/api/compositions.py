@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.db.models import Composition, Room, utcnow
+from pipeline.db.models import Composition, Recording, Room, utcnow
 from pipeline.rooms import API_PRIORITY, composition_event
 from pipeline.sids import is_sid, new_sid
 from pipeline.storage.base import MAX_LINK_TTL
@@ -43,6 +43,17 @@ def find_composition(session, c: Call, sid: str) -> Composition:
     return composition
 
 
+def _has_recordings(session, room_sid: str) -> bool:
+    return (
+        session.scalar(
+            select(Recording.sid)
+            .where(Recording.room_sid == room_sid, Recording.status.notin_(("deleted", "failed")))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 @router.post("", openapi_extra=openapi.form(CREATE))
 async def create_composition(request: Request):
     c = await call(request, CREATE)
@@ -56,6 +67,12 @@ async def create_composition(request: Request):
         room = session.get(Room, room_sid)
         if room is None or room.account_sid != c.account.sid:
             raise not_found(f"/Rooms/{room_sid}")
+        if room.status != "in-progress" and not _has_recordings(session, room.sid):
+            raise invalid(
+                "RoomSid",
+                f"names room {room.sid}, which has no recordings: it was not recorded "
+                "(create rooms with RecordParticipantsOnConnect=true or RecordingRules to record them)",
+            )
         composition = Composition(
             sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=API_PRIORITY, **spec
         )

@@ -4,6 +4,8 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from pipeline.db.models import Composition
+from pipeline.embedded import compose_pending
 from pipeline.importer import import_room
 from pipeline.signing_key import deployment_storage
 
@@ -279,3 +281,27 @@ def test_date_filters(server, imported):
     with server.http() as http:
         response = http.get("/v1/Recordings", params={"DateCreatedAfter": "yesterday"})
     assert response.status_code == 400 and response.json()["message"].startswith("DateCreatedAfter")
+
+
+def test_a_room_that_was_never_recorded_is_refused_at_creation_and_says_so(server):
+    client = server.client()
+    unrecorded = client.video.v1.rooms.create(unique_name="never-recorded")
+    client.video.v1.rooms(unrecorded.sid).update(status="completed")
+    with pytest.raises(TwilioRestException) as caught:
+        client.video.v1.compositions.create(room_sid=unrecorded.sid, audio_sources=["*"])
+    assert caught.value.status == 400 and "has no recordings" in caught.value.msg
+    assert "RecordParticipantsOnConnect" in caught.value.msg
+
+
+def test_a_selection_that_matches_nothing_names_the_rooms_tracks(server, room):
+    storage = deployment_storage(server.settings, server.db, server.base)
+    room_sid = import_room(server.db, storage, server.account_sid, room)
+    client = server.client()
+    comp = client.video.v1.compositions.create(
+        room_sid=room_sid, video_layout={"grid": {"video_sources": ["nobody*"]}}, audio_sources=["nobody*"]
+    )
+    compose_pending(server.db, storage)
+    with server.db.session() as session:
+        message = session.get(Composition, comp.sid).error_message
+    assert "selects no video or audio recording" in message and "its tracks are" in message
+    assert "(video)" in message and "(audio)" in message
