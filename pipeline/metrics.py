@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from pipeline.priority import JobPriority
+
 JOBS = Counter("roomreel_jobs", "Jobs run by this process, by kind and outcome", ["kind", "outcome"])
 JOB_SECONDS = Histogram(
     "roomreel_job_duration_seconds",
@@ -40,8 +42,6 @@ LOOP_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 LOOP_TICK = 0.1
-
-PRIORITY_NAMES = {0: "api", 1: "hook", 2: "batch"}
 
 
 async def watch_event_loop() -> None:
@@ -84,8 +84,8 @@ class DatabaseCollector(Collector):
                     .group_by(Composition.priority)
                 ).all()
             )
-            for priority, name in PRIORITY_NAMES.items():
-                depth.add_metric([name], waiting.get(priority, 0))
+            for priority in JobPriority:
+                depth.add_metric([priority.label], waiting.get(priority, 0))
             for family, model in (
                 (compositions, Composition),
                 (recordings, Recording),

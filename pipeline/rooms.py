@@ -19,11 +19,12 @@ from pipeline.db.models import (
     utcnow,
 )
 from pipeline.error_codes import INVALID_PARAMETER, INVALID_SUBSCRIBE_RULES, NOTHING_TO_COMPOSE
+from pipeline.priority import JobPriority
 from pipeline.sids import new_sid
 
 RULE_FILTERS = ("all", "publisher", "track", "kind")
 MAX_SUBSCRIBE_RULES = 20
-API_PRIORITY, HOOK_PRIORITY, BATCH_PRIORITY = 0, 1, 2
+API_PRIORITY = JobPriority.API  # the name pipeline/api/compositions.py imports; use JobPriority
 
 
 class InvalidRules(ValueError):
@@ -170,7 +171,7 @@ def run_hooks(session: Session, room: Room) -> list[Composition]:
             trim=hook.trim,
             status_callback=hook.status_callback,
             status_callback_method=hook.status_callback_method,
-            priority=HOOK_PRIORITY,
+            priority=JobPriority.HOOK,
         )
         session.add(composition)
         composition_event(session, composition, "composition-enqueued")

@@ -16,7 +16,7 @@ from pipeline.jobs.compose import run_composition
 from pipeline.jobs.deliver import backoff, deliver
 from pipeline.jobs.reconcile import STALE_AFTER, due_deliveries, ready_compositions, release_stale
 from pipeline.logs import configure
-from pipeline.rooms import API_PRIORITY, BATCH_PRIORITY, HOOK_PRIORITY
+from pipeline.priority import JobPriority
 from pipeline.rooms import run_hooks as create_hook_compositions
 
 from .broker import make_broker
@@ -48,22 +48,26 @@ def _compose(composition_sid: str) -> None:
 
 
 # dramatiq orders a worker's prefetched messages by actor priority: API, then hooks, then batch.
-@dramatiq.actor(priority=0, **COMPOSE_OPTIONS)
+@dramatiq.actor(priority=JobPriority.API.actor_priority, **COMPOSE_OPTIONS)
 def compose(composition_sid: str) -> None:
     _compose(composition_sid)
 
 
-@dramatiq.actor(priority=10, **COMPOSE_OPTIONS)
+@dramatiq.actor(priority=JobPriority.HOOK.actor_priority, **COMPOSE_OPTIONS)
 def compose_hook(composition_sid: str) -> None:
     _compose(composition_sid)
 
 
-@dramatiq.actor(priority=20, **COMPOSE_OPTIONS)
+@dramatiq.actor(priority=JobPriority.BATCH.actor_priority, **COMPOSE_OPTIONS)
 def compose_batch(composition_sid: str) -> None:
     _compose(composition_sid)
 
 
-BY_PRIORITY = {API_PRIORITY: compose, HOOK_PRIORITY: compose_hook, BATCH_PRIORITY: compose_batch}
+BY_PRIORITY = {JobPriority.API: compose, JobPriority.HOOK: compose_hook, JobPriority.BATCH: compose_batch}
+# A split composition's join, then its parts, go before any hook's or batch's whole render: work
+# already begun finishes first.
+PART_ACTOR_PRIORITY = 5
+JOIN_ACTOR_PRIORITY = 1
 
 
 def dispatch_composition(sid: str, priority: int | None = None, delay: timedelta | None = None) -> None:
@@ -84,7 +88,7 @@ def dispatch_composition(sid: str, priority: int | None = None, delay: timedelta
     )
 
 
-@dramatiq.actor(queue_name="compose", priority=5, max_retries=0, time_limit=6 * 3600 * 1000)
+@dramatiq.actor(queue_name="compose", priority=PART_ACTOR_PRIORITY, max_retries=0, time_limit=6 * 3600 * 1000)
 def compose_part(composition_sid: str, index: int) -> None:
     """One window (or the audio) of a split composition; the last one done sends the join."""
     ctx = context()
@@ -97,7 +101,7 @@ def compose_part(composition_sid: str, index: int) -> None:
         compose_part.send_with_options(args=(composition_sid, index), delay=5000)
 
 
-@dramatiq.actor(queue_name="compose", priority=1, max_retries=0, time_limit=3600 * 1000)
+@dramatiq.actor(queue_name="compose", priority=JOIN_ACTOR_PRIORITY, max_retries=0, time_limit=3600 * 1000)
 def join_composition(composition_sid: str) -> None:
     ctx = context()
     split_job.join_parts(ctx.db, ctx.storage, composition_sid, worker_id(), ctx.settings.data_dir / "spool")
@@ -149,7 +153,7 @@ def run_hooks(room_sid: str) -> None:
         created = create_hook_compositions(session, room) if room and room.status != "in-progress" else []
         sids = [c.sid for c in created]
     for sid in sids:
-        dispatch_composition(sid, HOOK_PRIORITY)
+        dispatch_composition(sid, JobPriority.HOOK)
 
 
 def reconcile(

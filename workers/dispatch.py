@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from pipeline.db import Database
 from pipeline.db.models import Composition
+from pipeline.priority import JobPriority
 
 log = logging.getLogger("roomreel.dispatch")
 
@@ -16,7 +17,7 @@ class DramatiqDispatcher:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def composition(self, sid: str, priority: int = 0) -> None:
+    def composition(self, sid: str, priority: int = JobPriority.API) -> None:
         from workers.actors import dispatch_composition
 
         try:

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from pipeline.priority import JobPriority
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -169,7 +171,7 @@ class Composition(Timestamps, Base):
     date_completed: Mapped[datetime | None] = mapped_column(UtcDateTime())
     date_deleted: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Lower runs first: API, then hooks, then batch reprocessing.
-    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=JobPriority.API)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pipeline.priority import JobPriority
+
 
 class Dispatcher(Protocol):
-    def composition(self, sid: str, priority: int = 0) -> None: ...
+    def composition(self, sid: str, priority: int = JobPriority.API) -> None: ...
 
 
 class DatabasePolling:
     """No messages: the embedded workers and the reconciler read work from the database."""
 
-    def composition(self, sid: str, priority: int = 0) -> None:
+    def composition(self, sid: str, priority: int = JobPriority.API) -> None:
         return None

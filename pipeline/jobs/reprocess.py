@@ -12,7 +12,8 @@ from sqlalchemy import select
 import layouts
 from pipeline.db import Database
 from pipeline.db.models import Composition, CompositionHook, Room
-from pipeline.rooms import BATCH_PRIORITY, composition_event
+from pipeline.priority import JobPriority
+from pipeline.rooms import composition_event
 from pipeline.sids import new_sid
 
 SPEC_FIELDS = ("video_layout", "audio_sources", "audio_sources_excluded", "resolution", "format", "trim")
@@ -116,7 +117,11 @@ def ensure_compositions(
                 planned.append(Planned(room_sid, existing.sid, False))
                 continue
             composition = Composition(
-                sid=new_sid("CJ"), account_sid=account_sid, room_sid=room_sid, priority=BATCH_PRIORITY, **spec
+                sid=new_sid("CJ"),
+                account_sid=account_sid,
+                room_sid=room_sid,
+                priority=JobPriority.BATCH,
+                **spec,
             )
             session.add(composition)
             composition_event(session, composition, "composition-enqueued")

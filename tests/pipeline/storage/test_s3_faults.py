@@ -125,7 +125,7 @@ def test_composition_fails_with_the_reason_and_keeps_its_output(proxy, bucket, t
     from pipeline.db.models import Account, Composition, utcnow
     from pipeline.importer import import_room
     from pipeline.jobs.compose import MAX_ATTEMPTS, run_composition, spool_path
-    from pipeline.rooms import API_PRIORITY
+    from pipeline.priority import JobPriority
 
     db = Database(database_url)
     db.upgrade()
@@ -141,7 +141,7 @@ def test_composition_fails_with_the_reason_and_keeps_its_output(proxy, bucket, t
                 room_sid=room_sid,
                 audio_sources=["*"],
                 format="mp4",
-                priority=API_PRIORITY,
+                priority=JobPriority.API,
                 date_created=utcnow(),
             )
         )
