@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from layouts import Plan
@@ -65,12 +65,17 @@ def _check_sources(manifest: RoomManifest, plan: Plan, skip_broken: bool) -> dic
 
 
 def _without(plan: Plan, broken: set[str]) -> Plan:
+    """A copy of `plan` with no tile or audio span of the `broken` sources; `plan` is left as it is
+    (its segments may be shared with other plans, as `Plan.video_only` shares them)."""
     if not broken:
         return plan
-    for seg in plan.segments:
-        seg.tiles = [t for t in seg.tiles if t.source not in broken]
-    plan.audio = [a for a in plan.audio if a.source not in broken]
-    return plan
+    return replace(
+        plan,
+        segments=[
+            replace(seg, tiles=[t for t in seg.tiles if t.source not in broken]) for seg in plan.segments
+        ],
+        audio=[a for a in plan.audio if a.source not in broken],
+    )
 
 
 def render(
