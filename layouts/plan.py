@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import LayoutError
 from .grid import assign_cells, grid_dimensions, required_cells
+from .intervals import merge
 from .resolution import Resolution
 from .sources import Source, check_patterns, select
 from .spec import RegionSpec
@@ -181,18 +182,6 @@ def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resol
     return visible
 
 
-def _merge(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for start, end in sorted(intervals):
-        if end <= start:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _round(t: float) -> float:
     return round(t, 6)
 
@@ -227,7 +216,7 @@ def build_plan(
 
     media = [(v.start, v.end) for v in visible] + [(s.start, s.end) for s in audio]
     if trim:
-        pieces = _merge(media)
+        pieces = merge(media)
     else:
         end = max([room_duration or 0.0] + [e for _, e in media])
         pieces = [(0.0, end)]

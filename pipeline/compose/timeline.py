@@ -1,4 +1,5 @@
-"""Room-time intervals: merging, and finding the stretches a source is needed for."""
+"""Room-time intervals: subtracting, fast lookups, and the stretches a source is needed for
+(`merge` comes from layouts.intervals, which the plan's trim uses too)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 
 from layouts import Plan
-
-Interval = tuple[float, float]
-
-
-def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(intervals):
-        if end <= start:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+from layouts.intervals import Interval, merge
 
 
 def subtract(intervals: Sequence[Interval], holes: Sequence[Interval]) -> list[Interval]:
