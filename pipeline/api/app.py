@@ -28,6 +28,7 @@ from . import (
     metrics,
     openapi,
     pages,
+    participants,
     recordings,
     rooms,
     settings,
@@ -93,6 +94,7 @@ def create_app(
     app.state.live_metrics = live_registry(app.state.sfu.counts)
     for module in (
         rooms,
+        participants,
         recordings,
         compositions,
         hooks,
