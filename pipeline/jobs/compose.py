@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 import layouts
@@ -28,9 +26,10 @@ from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.external import CustomerStorageRefused, customer_storage_for
 
+from .lease import Heartbeat, claim, release
+
 MAX_ATTEMPTS = 5
 PROGRESS_STEP = 5  # percent
-HEARTBEAT_SECONDS = 10
 
 log = logging.getLogger("roomreel.compose")
 
@@ -56,69 +55,10 @@ def ready(db: Database, sid: str) -> bool:
         return busy is None
 
 
-def claim(db: Database, sid: str, worker_id: str) -> bool:
-    """enqueued -> processing in one statement: two workers never take the same job."""
-    with db.session() as session:
-        result = session.execute(
-            update(Composition)
-            .where(Composition.sid == sid, Composition.status == "enqueued")
-            .values(
-                status="processing",
-                worker_id=worker_id,
-                heartbeat_at=utcnow(),
-                progress=0,
-                attempts=Composition.attempts + 1,
-            )
-        )
-        if result.rowcount != 1:
-            return False
-        composition = session.get(Composition, sid)
-        composition_event(session, composition, "composition-started")
-        return True
-
-
 def _room_data(db: Database, composition: Composition) -> tuple[dict, dict[str, str]]:
     """The room manifest of the room's available recordings, from the database, and their storage keys."""
     with db.session() as session:
         return manifest_data(session, session.get(Room, composition.room_sid))
-
-
-def heartbeat(db: Database, sid: str, worker_id: str) -> bool:
-    """Refresh the claim; False when the job is no longer ours (released or finished)."""
-    with db.session() as session:
-        result = session.execute(
-            update(Composition)
-            .where(
-                Composition.sid == sid, Composition.worker_id == worker_id, Composition.status == "processing"
-            )
-            .values(heartbeat_at=utcnow())
-        )
-        return bool(result.rowcount)
-
-
-class Heartbeat:
-    """Keeps a claim alive while a long render runs, so the reconciler knows the worker lives."""
-
-    def __init__(self, db: Database, sid: str, worker_id: str, beat=None) -> None:
-        self._stop = threading.Event()
-        self._beat = beat or (lambda: heartbeat(db, sid, worker_id))
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{sid}")
-
-    def _run(self) -> None:
-        interval = float(os.environ.get("ROOMREEL_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-        while not self._stop.wait(interval):
-            try:
-                self._beat()
-            except Exception:  # a database blip must not kill the render; the next beat retries
-                pass
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _fail(db: Database, sid: str, code: int, message: str) -> Outcome:
@@ -129,18 +69,6 @@ def _fail(db: Database, sid: str, code: int, message: str) -> Outcome:
         composition.error_message = message
         composition_event(session, composition, "composition-failed", ErrorCode=code, ErrorMessage=message)
     return Outcome("failed", message)
-
-
-def release(db: Database, sid: str, worker_id: str) -> None:
-    """Give a claimed job back to the queue (a retryable failure)."""
-    with db.session() as session:
-        session.execute(
-            update(Composition)
-            .where(
-                Composition.sid == sid, Composition.worker_id == worker_id, Composition.status == "processing"
-            )
-            .values(status="enqueued", worker_id=None)
-        )
 
 
 def spool_path(spool_dir: Path | None, sid: str, fmt: str) -> Path:

@@ -21,7 +21,6 @@ from pipeline.storage import Storage, StorageError
 from . import compose as compose_job
 from .compose import (
     MAX_ATTEMPTS,
-    Heartbeat,
     Outcome,
     _fail,
     composition_plan,
@@ -29,6 +28,7 @@ from .compose import (
     publish,
     work_dir,
 )
+from .lease import Heartbeat
 
 AUDIO = -1
 SPLIT_MARK = "split"
@@ -214,7 +214,7 @@ def join_parts(
     if claimed != 1:
         return Outcome("skipped")
     # The join and its upload can outlast the reconciler's stale limit: keep the claim alive.
-    with compose_job.Heartbeat(db, sid, f"join:{worker_id}"):
+    with Heartbeat(db, sid, f"join:{worker_id}"):
         fmt = composition.format
         spooled = compose_job.spool_path(spool_dir, sid, fmt)
         with work_dir(spool_dir, f"{sid}-join") as directory:
