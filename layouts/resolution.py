@@ -37,7 +37,11 @@ def parse_resolution(value: str | None, field: str = "resolution") -> Resolution
     width, height = int(match.group(1)), int(match.group(2))
     if (width, height) not in EXTENDED:
         if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-            raise LayoutError(field, f"sides must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {value}")
+            raise LayoutError(
+                field,
+                f"sides must be between {MIN_SIDE} and {MAX_SIDE} pixels (or exactly 1920x1080 or "
+                f"1080x1920), got {value}",
+            )
         if width * height > MAX_PIXELS:
             raise LayoutError(field, f"must have at most {MAX_PIXELS} pixels, got {value}")
     if width % 2 or height % 2:

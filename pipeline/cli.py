@@ -43,10 +43,22 @@ def cmd_layout_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writable(out: str) -> None:
+    """An output path whose folder is missing is the user's to fix, said before any work."""
+    folder = Path(out).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {out}: the folder {folder} does not exist")
+
+
 def cmd_layout_preview(args: argparse.Namespace) -> int:
     from pipeline.compose.preview import draw_preview
 
+    _writable(args.out)
     manifest, plan = _load_plan(args)
+    if not 0 <= args.at <= plan.duration:
+        raise UserError(
+            f"--at {args.at:g} is outside the composition, which runs from 0 to {plan.duration:.2f} s"
+        )
     names = {sid: rec.track_name or sid for sid, rec in manifest.recordings.items()}
     print(draw_preview(plan, args.at, args.out, names))
     return 0
@@ -64,6 +76,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     from pipeline.compose import render
 
     args.sources = args.room_dir
+    _writable(args.out)
     manifest, plan = _load_plan(args)
     fmt = args.format or (
         Path(args.out).suffix.lstrip(".") if Path(args.out).suffix in (".mp4", ".webm") else "mp4"
@@ -162,6 +175,13 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     settings, db = _database()
     account, _ = ensure_account(db, settings)
     token = "(from ROOMREEL_AUTH_TOKEN)" if settings.auth_token else account.auth_token
+    if args.env:
+        import shlex
+
+        print(
+            f"export ACCOUNT_SID={account.sid} AUTH_TOKEN={shlex.quote(settings.auth_token or account.auth_token)}"
+        )
+        return 0
     with db.session() as session:
         count = session.query(ApiKey).filter(ApiKey.account_sid == account.sid).count()
     print(f"data directory  {settings.data_dir}")
@@ -331,6 +351,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
         duration=args.duration,
         colour=colour,  # type: ignore[arg-type]
         tone_hz=args.tone,
+        announce=lambda line: print(line, file=sys.stderr, flush=True),
     )
     try:
         result = asyncio.run(run_bot(options))
@@ -533,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
 
     keys_parser = sub.add_parser("keys", help="the account's credentials and API keys")
+    keys_parser.add_argument(
+        "--env", action="store_true", help="print `export ACCOUNT_SID=… AUTH_TOKEN=…` for a shell's eval"
+    )
     keys_parser.set_defaults(func=cmd_keys_show)
     keys = keys_parser.add_subparsers(dest="action")
     create_key = keys.add_parser("create", help="make an API key (prints sid and secret)")
@@ -575,7 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
     recorder.set_defaults(func=cmd_recorder)
 
     bot = sub.add_parser("bot", help="join a room as a synthetic participant")
-    bot.add_argument("--url", default="http://127.0.0.1:8080", help="the roomreel server")
+    bot.add_argument(
+        "--url",
+        default=os.environ.get("ROOMREEL_PUBLIC_URL") or "http://127.0.0.1:8080",
+        help="the roomreel server (default ROOMREEL_PUBLIC_URL, else http://127.0.0.1:8080)",
+    )
     bot.add_argument("--room", required=True)
     bot.add_argument("--identity", required=True)
     bot.add_argument("--token", help="an access token (default: minted with a local API key)")

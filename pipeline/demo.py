@@ -99,13 +99,14 @@ async def _bot(server: DemoServer, identity, colour, tone, join_at, leave_at, of
     await asyncio.sleep(join_at)
     client = await RoomClient(server.base, server.token(identity), decode=False).connect()
     clock = MediaClock(flash_every=4.0, flash_first=1.0 + join_at % 1)
-    await client.publish(ColourVideoTrack(colour, clock), "camera")
-    await client.publish(ToneAudioTrack(tone, clock), "microphone")
+    # Named after their participant, as the README's tour selects them (alice*, alice-cam).
+    await client.publish(ColourVideoTrack(colour, clock), f"{identity}-cam")
+    await client.publish(ToneAudioTrack(tone, clock), f"{identity}-mic")
     if off is not None:
         await asyncio.sleep(off[0] - join_at)
-        await client.set_enabled("camera", False)
+        await client.set_enabled(f"{identity}-cam", False)
         await asyncio.sleep(off[1] - off[0])
-        await client.set_enabled("camera", True)
+        await client.set_enabled(f"{identity}-cam", True)
         await asyncio.sleep(leave_at - off[1])
     else:
         await asyncio.sleep(leave_at - join_at)
@@ -195,6 +196,8 @@ def run(console: Console | None = None) -> Path:
         http.post(f"/v1/Rooms/{room['sid']}", data={"Status": "completed"}).raise_for_status()
         composition = _wait(server, http, room["sid"], console)
         recordings = http.get(f"/v1/Rooms/{room['sid']}/Recordings").json()["recordings"]
+        participants = http.get(f"/v1/Rooms/{room['sid']}/Participants", params={"PageSize": 50}).json()
+        identities = {p["sid"]: p["identity"] for p in participants["participants"]}
         if composition["status"] != "completed":
             raise DemoError(f"composition {composition['sid']} failed: {composition.get('error_message')}")
         with server.db.session() as session:
@@ -205,11 +208,12 @@ def run(console: Console | None = None) -> Path:
     duration = _check(out)
     preview = _save_frame(out, 9.5, directory / "preview.png")  # bob is off, nobody flashes
     table = Table(title=f"recordings of room {room['sid']}")
-    for column in ("sid", "track", "kind", "codec", "status", "duration", "bytes"):
+    for column in ("sid", "participant", "track", "kind", "codec", "status", "duration", "bytes"):
         table.add_column(column)
     for r in sorted(recordings, key=lambda r: r["date_created"]):
         table.add_row(
             r["sid"],
+            identities.get(r["grouping_sids"].get("participant_sid", ""), ""),
             r["track_name"],
             r["type"],
             r["codec"],
@@ -218,7 +222,20 @@ def run(console: Console | None = None) -> Path:
             str(r["size"]),
         )
     console.print(table)
+    room_dir = _link_room(directory, out.parents[2] / "rooms" / room["sid"])
     console.print(
-        f"composition {composition['sid']}: {duration:.1f} s, 1280x720 mp4; preview frame: {preview}"
+        f"composition {composition['sid']}: {duration:.1f} s, 1280x720 mp4; preview frame: {preview}\n"
+        f"room directory: {room_dir} (room.json and one file per track: `roomreel compose` and "
+        "`roomreel layout` take it)\n"
+        f"to browse it: ROOMREEL_DATA_DIR={directory} roomreel serve, then http://127.0.0.1:8080/dashboard "
+        f"with account {server.auth[0]} and auth token {server.auth[1]}"
     )
     return out
+
+
+def _link_room(directory: Path, room_dir: Path) -> Path:
+    """`DATA_DIR/demo/room`: the same path after every demo, for the tour's commands."""
+    link = directory / "room"
+    link.unlink(missing_ok=True)
+    link.symlink_to(room_dir, target_is_directory=True)
+    return link

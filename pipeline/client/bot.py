@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import av
@@ -28,6 +29,8 @@ class BotOptions:
     size: tuple[int, int] = (320, 240)
     fps: int = 15
     flash_every: float = 2.0
+    # Told what the bot is doing (joined, publishing, leaving): the CLI prints it to stderr.
+    announce: Callable[[str], None] = field(default=lambda _line: None)
 
 
 def sends_as_is(path: str, kinds: list[str], room_codec: str) -> bool:
@@ -80,7 +83,13 @@ async def run_bot(options: BotOptions) -> dict[str, Any]:
                 if track is None:
                     raise ValueError(f"{choice} has no {kind} stream")
             await client.publish(track, "camera" if kind == "video" else "microphone")
+        published = " and ".join(sorted(client.local)) or "nothing"
+        options.announce(
+            f"{client.identity} joined room {options.room or ''} ({client.room_sid}) as {client.sid}; "
+            f"publishing {published} for {options.duration:g} s"
+        )
         await asyncio.sleep(options.duration)
+        options.announce(f"{client.identity} leaves room {client.room_sid}")
         return {
             "identity": client.identity,
             "participant_sid": client.sid,
