@@ -25,7 +25,7 @@ from .context import context, worker_id
 log = logging.getLogger("roomreel.worker")
 broker = make_broker(Settings.from_env().broker_url)
 dramatiq.set_broker(broker)
-split_job.install()  # workers split long compositions (ROOMREEL_SPLIT_SECONDS, default 600)
+SPLITTER = split_job.Splitter()  # workers split long compositions (ROOMREEL_SPLIT_SECONDS, default 600)
 if os.environ.get("ROOMREEL_LOG_FORMAT"):
     # dramatiq's worker processes set their own text logging before importing this module.
     configure()
@@ -39,7 +39,7 @@ REDISPATCH_AFTER = timedelta(minutes=2)
 def _compose(composition_sid: str) -> None:
     ctx = context()
     outcome = run_composition(
-        ctx.db, ctx.storage, composition_sid, worker_id(), ctx.settings.data_dir / "spool"
+        ctx.db, ctx.storage, composition_sid, worker_id(), ctx.settings.data_dir / "spool", SPLITTER
     )
     if outcome.status == "retry":
         with ctx.db.session() as session:

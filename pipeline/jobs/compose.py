@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,9 @@ from pipeline.storage import Storage, StorageError
 from pipeline.storage.external import CustomerStorageRefused, customer_storage_for
 
 from .lease import Heartbeat, claim, release
+
+if TYPE_CHECKING:
+    from .split_job import Splitter
 
 MAX_ATTEMPTS = 5
 PROGRESS_STEP = 5  # percent
@@ -93,13 +97,20 @@ def work_dir(spool_dir: Path | None, sid: str):
 
 
 def run_composition(
-    db: Database, storage: Storage, sid: str, worker_id: str = "embedded", spool_dir: Path | None = None
+    db: Database,
+    storage: Storage,
+    sid: str,
+    worker_id: str = "embedded",
+    spool_dir: Path | None = None,
+    splitter: Splitter | None = None,
 ) -> Outcome:
     """One attempt. Retryable failures (storage down, a crash of ours) give the job back until
-    MAX_ATTEMPTS; bad input fails the composition at once with the reason."""
+    MAX_ATTEMPTS; bad input fails the composition at once with the reason. With a `splitter`
+    (the dramatiq workers pass one), a long composition is split into parts instead of rendered
+    here (pipeline.jobs.split_job)."""
     started = time.monotonic()
     with log_context(composition_sid=sid):
-        outcome = _run_composition(db, storage, sid, worker_id, spool_dir)
+        outcome = _run_composition(db, storage, sid, worker_id, spool_dir, splitter)
         if outcome.status not in ("waiting", "skipped"):
             JOBS.labels("composition", outcome.status).inc()
             JOB_SECONDS.labels("composition").observe(time.monotonic() - started)
@@ -109,7 +120,12 @@ def run_composition(
 
 
 def _run_composition(
-    db: Database, storage: Storage, sid: str, worker_id: str, spool_dir: Path | None
+    db: Database,
+    storage: Storage,
+    sid: str,
+    worker_id: str,
+    spool_dir: Path | None,
+    splitter: Splitter | None,
 ) -> Outcome:
     if not ready(db, sid):
         with db.session() as session:
@@ -123,7 +139,7 @@ def _run_composition(
     try:
         with log_context(room_sid=composition.room_sid):
             log.info("composition started on %s (attempt %d)", worker_id, composition.attempts)
-            return _attempt(db, storage, composition, worker_id, spool_dir)
+            return _attempt(db, storage, composition, worker_id, spool_dir, splitter)
     except CustomerStorageRefused as exc:
         return _fail(db, sid, UPLOAD_FAILED, str(exc))
     except (StorageError, OSError, SQLAlchemyError) as exc:
@@ -165,7 +181,12 @@ def fetch_media(storage: Storage, plan: layouts.Plan, data: dict, keys: dict[str
 
 
 def _attempt(
-    db: Database, storage: Storage, composition: Composition, worker_id: str, spool_dir: Path | None
+    db: Database,
+    storage: Storage,
+    composition: Composition,
+    worker_id: str,
+    spool_dir: Path | None,
+    splitter: Splitter | None,
 ) -> Outcome:
     sid = composition.sid
     spooled = spool_path(spool_dir, sid, composition.format)
@@ -190,10 +211,6 @@ def _attempt(
             return _fail(db, sid, MEDIA_FAILED, str(exc))
         shutil.move(out, spooled)  # a rename when the spool is on the same disk
     return publish(db, storage, composition, spooled, report.duration)
-
-
-# Set by workers that split long compositions into parts (pipeline.jobs.split_job).
-splitter = None
 
 
 def publish(

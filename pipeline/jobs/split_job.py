@@ -18,7 +18,6 @@ from pipeline.error_codes import MEDIA_FAILED, UPLOAD_FAILED
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.storage import Storage, StorageError
 
-from . import compose as compose_job
 from .compose import (
     MAX_ATTEMPTS,
     Outcome,
@@ -26,6 +25,7 @@ from .compose import (
     composition_plan,
     fetch_media,
     publish,
+    spool_path,
     work_dir,
 )
 from .lease import Heartbeat
@@ -35,7 +35,7 @@ SPLIT_MARK = "split"
 
 
 class Splitter:
-    """Installed into `pipeline.jobs.compose` by workers: compositions longer than `seconds` split."""
+    """Given to `run_composition` by the dramatiq workers: compositions longer than `seconds` split."""
 
     def __init__(self, seconds: float | None = None, window: float | None = None, fps: int = 30) -> None:
         self.seconds = (
@@ -65,10 +65,6 @@ class Splitter:
             row.worker_id = SPLIT_MARK
             row.heartbeat_at = utcnow()
         return parts(db, composition.sid)
-
-
-def install(splitter: Splitter | None = None) -> None:
-    compose_job.splitter = splitter or Splitter()
 
 
 def parts(db: Database, sid: str, status: str | None = None) -> list[int]:
@@ -216,7 +212,7 @@ def join_parts(
     # The join and its upload can outlast the reconciler's stale limit: keep the claim alive.
     with Heartbeat(db, sid, f"join:{worker_id}"):
         fmt = composition.format
-        spooled = compose_job.spool_path(spool_dir, sid, fmt)
+        spooled = spool_path(spool_dir, sid, fmt)
         with work_dir(spool_dir, f"{sid}-join") as directory:
             videos, audio = [], None
             for part in rows:
