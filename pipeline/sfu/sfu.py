@@ -34,6 +34,7 @@ from .room import Room
 from .room_state import RoomUnavailable
 from .state_writer import StateWriter
 from .subscription import Subscription
+from .turn import TurnSettings
 
 log = logging.getLogger("roomreel.sfu")
 # (sid, identity, room, hidden) -> the participant, with its protocol's adapter in place.
@@ -60,6 +61,8 @@ class SfuSettings:
     # Rooms in progress at once per account (ROOMREEL_MAX_CONCURRENT_ROOMS; 0 is no limit), so
     # one leaked token cannot open rooms without end.
     max_concurrent_rooms: int = 100
+    # coturn (ROOMREEL_TURN_URLS, ROOMREEL_TURN_SECRET): ICE servers handed to every client.
+    turn: TurnSettings | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SfuSettings:
@@ -74,6 +77,7 @@ class SfuSettings:
             client_room_creation=env.get("ROOMREEL_CLIENT_ROOM_CREATION", "on").lower()
             not in ("off", "0", "false", "no"),
             max_concurrent_rooms=int(env.get("ROOMREEL_MAX_CONCURRENT_ROOMS", "100")),
+            turn=TurnSettings.from_env(env),
         )
 
 

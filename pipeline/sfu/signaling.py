@@ -27,6 +27,7 @@ from .published_track import PublishedTrack
 from .room import Room
 from .sfu import Sfu
 from .subscription import Subscription
+from .turn import ice_servers
 
 log = logging.getLogger("roomreel.sfu")
 
@@ -157,6 +158,8 @@ class RoomreelSignals:
                 "room": {"sid": room.sid, "name": room.settings.name, "codec": room.settings.codec},
                 "participant": {"sid": participant.sid, "identity": participant.identity},
                 "participants": [p.describe() for p in room.visible()],
+                # STUN/TURN for this client's two peer connections; [] is host candidates only.
+                "ice_servers": ice_servers(participant.room.sfu.settings.turn, participant.identity),
             }
         )
 

@@ -120,12 +120,21 @@ def variables_read_by_code() -> set[str]:
 
 def test_services(compose):
     services = compose["services"]
-    assert set(services) == {"api", "worker", "migrate", "redis", "postgres", "minio", "createbuckets"}
+    assert set(services) == {
+        "api",
+        "worker",
+        "migrate",
+        "redis",
+        "postgres",
+        "minio",
+        "createbuckets",
+        "coturn",
+    }
     for name in ROOMREEL_IMAGES:
         build = services[name]["build"]
         assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKER / "Dockerfile"
         assert services[name]["image"] == services["api"]["image"]
-    for name in ("redis", "postgres", "minio", "createbuckets"):
+    for name in ("redis", "postgres", "minio", "createbuckets", "coturn"):
         assert "build" not in services[name]
         image = services[name]["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name} image not pinned: {image}"
@@ -294,3 +303,14 @@ def test_healthcheck_script():
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     assert _healthcheck(f"http://127.0.0.1:{closed}/openapi.json") == 1
+
+
+def test_coturn_and_the_api_share_one_turn_secret(compose, env_example):
+    services = compose["services"]
+    api_env = interpolate(services["api"]["environment"], env_example)
+    command = interpolate(services["coturn"]["command"], env_example)
+    assert f"--static-auth-secret={api_env['ROOMREEL_TURN_SECRET']}" in command
+    assert "--use-auth-secret" in command and services["coturn"]["network_mode"] == "host"
+    announce = env_example["ROOMREEL_RTC_ANNOUNCE"]
+    assert api_env["ROOMREEL_TURN_URLS"].startswith(f"turn:{announce}:3478")
+    assert f"--external-ip={announce}" in command

@@ -1,8 +1,9 @@
 // roomreel's browser client: joins /v1/signal, publishes camera and microphone, shows everyone else.
 // The protocol is described in docs/signaling.md. No framework, no build step.
 //
-// URL: /rooms/NAME[?identity=ID][&token=JWT]. Without ?token= the page asks /dev/token, which the
-// server answers only with ROOMREEL_DEV_TOKENS=1.
+// URL: /rooms/NAME[?identity=ID][&token=JWT][&relay=1]. Without ?token= the page asks /dev/token,
+// which the server answers only with ROOMREEL_DEV_TOKENS=1. relay=1 sends media only through the
+// TURN servers the server hands out (to check a TURN set-up from a network that has UDP).
 //
 // window.roomreelConfig, when set before this script runs, may hold:
 //   onlyCandidates: ["127.0.0.1"]  keep only these addresses in the ICE candidates sent to the server
@@ -13,7 +14,8 @@
   const params = new URLSearchParams(location.search);
   const roomName = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop());
   const identity = params.get("identity") || `guest-${Math.random().toString(36).slice(2, 8)}`;
-  const rtcConfig = { iceServers: [] }; // host candidates only; the SFU announces its own addresses
+  // Host candidates until `joined` brings the server's STUN/TURN list (ROOMREEL_TURN_URLS).
+  const rtcConfig = { iceServers: [], iceTransportPolicy: params.get("relay") === "1" ? "relay" : "all" };
   const names = { video: "camera", audio: "microphone" };
 
   // Everything a test (or a curious person in the console) may want to look at.
@@ -30,6 +32,7 @@
     events: [], // types of the server messages, in order
     remoteTracks,
     stats,
+    connections: () => [publisher, subscriber].filter(Boolean),
     setEnabled,
     publishData,
     leave,
@@ -77,6 +80,10 @@
   async function handle(message) {
     switch (message.type) {
       case "joined":
+        // Before any offer or answer, so before gathering: the servers apply to every candidate.
+        for (const pc of [publisher, subscriber]) {
+          pc.setConfiguration({ ...rtcConfig, iceServers: message.ice_servers || [] });
+        }
         state.room = message.room;
         state.participant = message.participant;
         for (const p of message.participants) addParticipant(p);

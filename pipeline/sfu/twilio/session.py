@@ -39,6 +39,7 @@ from ..published_track import PublishedTrack
 from ..room import Room
 from ..sfu import Sfu
 from ..subscription import Subscription
+from ..turn import ice_servers
 from . import sdp as sdp_text
 from .tcmp import TcmpConnection
 
@@ -531,7 +532,8 @@ async def session(sfu: Sfu, tcmp: TcmpConnection) -> None:
     body = await tcmp.handshake()
     try:
         if body is not None and body.get("type") == "ice":
-            await tcmp.send({"type": "iced", "ice_servers": []})
+            # Before `connect`, so before its token: coturn's username names the SDK, not a person.
+            await tcmp.send({"type": "iced", "ice_servers": ice_servers(sfu.settings.turn, "twilio-video")})
             body = await tcmp.receive()
         if body is None:
             return
