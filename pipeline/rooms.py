@@ -122,8 +122,6 @@ def complete_room(session: Session, room: Room) -> list[Composition]:
 
 def run_hooks(session: Session, room: Room) -> list[Composition]:
     """One composition per enabled hook; a room that recorded nothing gets composition-hook-failed."""
-    from pipeline.db.models import Recording
-
     created = []
     recorded = session.scalars(
         select(Recording.sid).where(

@@ -5,16 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 
-PREFIXES = {
-    "account": "AC",
-    "api_key": "SK",
-    "room": "RM",
-    "participant": "PA",
-    "track": "MT",
-    "recording": "RT",
-    "composition": "CJ",
-    "hook": "HK",
-}
 _PATTERN = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 

@@ -277,21 +277,6 @@ class RoomClient:
             self.local[name] = {"sid": published[0]["sid"], "kind": track.kind, "transceiver": transceiver}
             return published[0]["sid"]
 
-    async def republish(self, name: str, track: MediaStreamTrack, new_name: str | None = None) -> str:
-        """Publish again on the transceiver `name` used: a new track SID, no renegotiation."""
-        async with self._publish_lock:
-            old = self.local.pop(name)
-            transceiver = old["transceiver"]
-            transceiver.sender.replaceTrack(track)
-            info = {"mid": transceiver.mid, "name": new_name or name, "kind": track.kind}
-            published = await self._negotiate_publish(None, [info])
-            self.local[new_name or name] = {
-                "sid": published[0]["sid"],
-                "kind": track.kind,
-                "transceiver": transceiver,
-            }
-            return published[0]["sid"]
-
     async def publish_data(self, name: str) -> RTCDataChannel:
         async with self._publish_lock:
             channel = self._publisher.createDataChannel(name)

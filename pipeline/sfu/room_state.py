@@ -203,12 +203,6 @@ def _track_event(session, participant: Participant, event: str, sid: str, name: 
     )
 
 
-def room_status(db: Database, room_sid: str) -> str | None:
-    with db.session() as session:
-        room = session.get(Room, room_sid)
-        return room.status if room else None
-
-
 def recording_rules(db: Database, room_sid: str) -> list:
     with db.session() as session:
         room = session.get(Room, room_sid)
