@@ -262,7 +262,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else None
     )
     try:
-        log.info("serving on %s (broker %s)", public, settings.broker_url.split("@")[-1])
+        log.info("serving on %s (broker %s); dashboard at %s/dashboard", public,
+                 settings.broker_url.split("@")[-1], public)  # fmt: skip
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
         server.run(sockets=[sock])
     finally:

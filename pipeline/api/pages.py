@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from .errors import not_found
 
@@ -22,6 +22,12 @@ ASSETS = {
     "dashboard.js": "text/javascript",
     "dashboard.css": "text/css",
 }
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    """The way in for a person who opens the server's address: the dashboard's sign-in."""
+    return RedirectResponse("/dashboard", status_code=307)
 
 
 @router.get("/rooms/{name}")

@@ -41,8 +41,9 @@ def dashboard_server(tmp_path, room):
 def test_the_dashboard_needs_credentials(dashboard_server):
     server, _ = dashboard_server
     # The page is public (its sign-in form is the way in); its data is not.
-    page = httpx.get(f"{server.base}/dashboard")
-    assert page.status_code == 200 and 'id="login"' in page.text
+    page = httpx.get(f"{server.base}/", follow_redirects=True)  # the server's address leads there
+    assert page.status_code == 200 and 'id="login"' in page.text and str(page.url).endswith("/dashboard")
+    assert "roomreel keys" in page.text  # where the credentials to type come from
     refused = httpx.get(f"{server.base}/dashboard/api/overview")
     assert refused.status_code == 401 and refused.json()["code"] == 20003
     wrong = httpx.get(f"{server.base}/dashboard/api/overview", auth=(server.account_sid, "nope"))
