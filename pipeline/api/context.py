@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.db.models import Account, ApiKey
-from pipeline.error_codes import AUTH_FAILED
+from pipeline.error_codes import AUTH_FAILED, INVALID_PARAMETER
 from pipeline.storage import Storage
 
 from .auth_throttle import AuthThrottle
@@ -105,6 +105,16 @@ async def call(request: Request, allowed: set[str] | None = None) -> Call:
         raise (await throttle.failed(address, user)) or exc from None
     params = None
     if allowed is not None:
+        if request.method == "POST" and request.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            # Twilio's API takes form parameters only; a JSON body would read as "X is required".
+            raise ApiError(
+                400,
+                INVALID_PARAMETER,
+                "Send form-encoded parameters (Content-Type: application/x-www-form-urlencoded), "
+                "as Twilio's API takes them, not a JSON body",
+            )
         data = await request.form() if request.method == "POST" else request.query_params
         params = Params(data, allowed)
     return Call(svc, account, base_url(request), params, reads=request.method in ("GET", "HEAD"))

@@ -64,3 +64,10 @@ def test_status_callbacks_are_http_or_https_urls(server):
                 assert response.status_code == 400, (path, url)
                 assert "StatusCallback" in response.json()["message"]
         assert http.post("/v1/Rooms", data={"StatusCallback": "https://127.0.0.1:9/cb"}).status_code == 201
+
+
+def test_a_json_body_is_told_to_send_form_parameters(server):
+    with server.http() as http:
+        response = http.post("/v1/Compositions", json={"RoomSid": "RM" + "0" * 32, "AudioSources": ["*"]})
+    assert response.status_code == 400
+    assert "form-encoded" in response.json()["message"] and response.json()["code"] == 53400
