@@ -6,7 +6,7 @@ Pure Python: no media, database or network.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "plan_for_manifest",
     "preset_names",
     "sources_from_manifest",
+    "uses_active_speaker",
 ]
 
 
@@ -65,7 +66,10 @@ def plan_for_manifest(
     audio_sources: Sequence[str] = (),
     audio_sources_excluded: Sequence[str] = (),
     trim: bool = True,
+    speech: Mapping[str, Sequence[tuple[float, float]]] | None = None,
 ) -> Plan:
+    """`speech`: per participant SID, the room-time intervals they spoke in, for regions with
+    `active_speaker` (see build_plan)."""
     res = parse_resolution(resolution)
     regions = load_layout(layout, res)
     return build_plan(
@@ -76,7 +80,13 @@ def plan_for_manifest(
         audio_sources_excluded,
         trim=trim,
         room_duration=manifest_duration(manifest),
+        speech=speech,
     )
+
+
+def uses_active_speaker(regions: Sequence[RegionSpec]) -> bool:
+    """Whether planning these regions needs the room's speech (so its audio levels)."""
+    return any(r.active_speaker for r in regions)
 
 
 def manifest_duration(manifest: dict[str, Any]) -> float | None:

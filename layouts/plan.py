@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import LayoutError
-from .grid import assign_cells, grid_dimensions, required_cells
+from .grid import assign_cells, grid_dimensions, max_concurrent, required_cells
 from .intervals import merge
 from .resolution import Resolution
 from .sources import Source, check_patterns, select
+from .speaker import claims, floor_changes
 from .spec import RegionSpec
+
+# Per participant SID, the room-time intervals in which they spoke (active-speaker regions).
+Speech = Mapping[str, Sequence[tuple[float, float]]]
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,9 @@ def _region_rect(region: RegionSpec, res: Resolution) -> tuple[int, int, int, in
     return region.x_pos, region.y_pos, width, height
 
 
-def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resolution) -> list[_Visible]:
+def _region_visibility(
+    region: RegionSpec, sources: Sequence[Source], res: Resolution, speech: Speech | None = None
+) -> list[_Visible]:
     chosen = [
         s
         for s in select(sources, "video", region.video_sources, region.video_sources_excluded)
@@ -148,6 +154,8 @@ def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resol
     ]
     if not chosen:
         return []
+    if region.active_speaker:
+        return _speaker_visibility(region, chosen, res, speech)
     cells = required_cells(chosen, region.reuse, region.cells_excluded)
     rows, columns = grid_dimensions(region.max_rows, region.max_columns, cells)
     assignments = assign_cells(chosen, region.reuse, rows * columns, region.cells_excluded)
@@ -182,6 +190,61 @@ def _region_visibility(region: RegionSpec, sources: Sequence[Source], res: Resol
     return visible
 
 
+def _speaker_visibility(
+    region: RegionSpec, chosen: list[Source], res: Resolution, speech: Speech | None
+) -> list[_Visible]:
+    """An active-speaker region: at each instant its live sources, ordered by the floor (most
+    recent speaker first, then those who never spoke in start order), minus the first
+    `active_speaker_skip`, fill its usable cells in order. `reuse` does not apply."""
+    skip = region.active_speaker_skip
+    needed = max(1, max_concurrent(chosen) - skip)
+    for cell in region.cells_excluded:  # as required_cells: an excluded cell inside takes a place
+        if cell < needed:
+            needed += 1
+    rows, columns = grid_dimensions(region.max_rows, region.max_columns, needed)
+    usable = [c for c in range(rows * columns) if c not in set(region.cells_excluded)]
+    x0, y0, width, height = _region_rect(region, res)
+    cell_w, cell_h = width // columns, height // rows
+    if cell_w < 2 or cell_h < 2 or not usable:
+        return []
+    normal = {s: i for i, s in enumerate(chosen)}  # select() returns start order
+    participants = {s.participant_sid for s in chosen if s.participant_sid}
+    changes = floor_changes(claims(speech, participants), region.active_speaker_hold)
+    times = sorted({t for s in chosen for t in (s.start, s.end)} | {t for t, _ in changes})
+    opened: dict[int, _Visible] = {}
+    visible: list[_Visible] = []
+    for start, end in zip(times, times[1:]):
+        order: tuple[str, ...] = ()
+        for at, floor in changes:
+            if at > start:
+                break
+            order = floor
+        rank = {p: i for i, p in enumerate(order)}
+        live = [s for s in chosen if s.start <= start and s.end >= end]
+        live.sort(key=lambda s: (rank.get(s.participant_sid, len(rank)), normal[s]))
+        for cell, source in zip(usable, live[skip:]):
+            row, column = divmod(cell, columns)
+            tile = Tile(
+                source=source.sid,
+                region=region.name,
+                cell=cell,
+                x=x0 + column * cell_w,
+                y=y0 + row * cell_h,
+                width=cell_w,
+                height=cell_h,
+                z=region.z_pos,
+            )
+            before = opened.get(cell)
+            if before is not None and before.tile == tile and before.end == start:
+                opened[cell] = _Visible(before.start, end, tile)
+            else:
+                if before is not None:
+                    visible.append(before)
+                opened[cell] = _Visible(start, end, tile)
+    visible.extend(opened.values())
+    return visible
+
+
 def _round(t: float) -> float:
     return round(t, 6)
 
@@ -203,13 +266,17 @@ def build_plan(
     audio_sources_excluded: Sequence[str] = (),
     trim: bool = True,
     room_duration: float | None = None,
+    speech: Speech | None = None,
 ) -> Plan:
+    """`speech` feeds the regions with `active_speaker`: per participant SID, the room-time
+    intervals in which they spoke. Without it such a region shows its sources as if nobody spoke
+    (the normal order), which is also what it shows before the first speaker."""
     audio_sources = check_patterns(list(audio_sources), "audio_sources")
     audio_sources_excluded = check_patterns(list(audio_sources_excluded), "audio_sources_excluded")
     order = {r.name: i for i, r in enumerate(regions)}
     visible: list[_Visible] = []
     for region in regions:
-        visible.extend(_region_visibility(region, sources, resolution))
+        visible.extend(_region_visibility(region, sources, resolution, speech))
     audio = [s for s in select(sources, "audio", audio_sources, audio_sources_excluded) if s.end > s.start]
     if not visible and not audio:
         raise NothingSelected("video_layout" if regions else "audio_sources", _nothing_selected(sources))

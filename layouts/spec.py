@@ -9,6 +9,7 @@ from typing import Any
 from .errors import LayoutError
 from .resolution import Resolution
 from .sources import check_patterns
+from .speaker import DEFAULT_HOLD
 
 REUSE_MODES = ("none", "show_oldest", "show_newest")
 Z_RANGE = (-99, 99)
@@ -26,7 +27,12 @@ _KNOWN = {
     "max_rows",
     "cells_excluded",
     "reuse",
+    # roomreel's own extension (docs/layouts.md): the region follows whoever speaks.
+    "active_speaker",
+    "active_speaker_hold",
+    "active_speaker_skip",
 }
+MAX_HOLD = 3600.0
 
 
 @dataclass
@@ -45,11 +51,18 @@ class RegionSpec:
     max_rows: int | None = None
     cells_excluded: list[int] = field(default_factory=list)
     reuse: str = "show_oldest"
+    active_speaker: bool = False
+    active_speaker_hold: float = DEFAULT_HOLD
+    active_speaker_skip: int = 0
 
     def echo(self) -> dict[str, Any]:
-        """The region as Twilio echoes it in a Composition resource."""
+        """The region as Twilio echoes it in a Composition resource; roomreel's active-speaker
+        keys only on a region that uses them, so every other layout echoes as before."""
         data = asdict(self)
         del data["name"]
+        if not self.active_speaker:
+            for key in ("active_speaker", "active_speaker_hold", "active_speaker_skip"):
+                del data[key]
         return dict(sorted(data.items()))
 
 
@@ -115,6 +128,7 @@ def parse_region(name: str, raw: Any, resolution: Resolution, root: str) -> Regi
         reuse = "show_oldest"
     if reuse not in REUSE_MODES:
         raise LayoutError(f"{path}.reuse", f"must be one of {', '.join(REUSE_MODES)}")
+    active, hold, skip = _active_speaker(raw, path)
     return RegionSpec(
         name=name,
         video_sources=sources,
@@ -128,7 +142,35 @@ def parse_region(name: str, raw: Any, resolution: Resolution, root: str) -> Regi
         max_rows=_optional_bound(raw.get("max_rows"), f"{path}.max_rows"),
         cells_excluded=sorted(set(cells)),
         reuse=reuse,
+        active_speaker=active,
+        active_speaker_hold=hold,
+        active_speaker_skip=skip,
     )
+
+
+def _active_speaker(raw: dict[str, Any], path: str) -> tuple[bool, float, int]:
+    active = raw.get("active_speaker", False)
+    if active is None:
+        active = False
+    if not isinstance(active, bool):
+        raise LayoutError(f"{path}.active_speaker", "must be true or false")
+    if not active:
+        for key in ("active_speaker_hold", "active_speaker_skip"):
+            if raw.get(key) is not None:
+                raise LayoutError(f"{path}.{key}", "applies only to a region with active_speaker: true")
+        return False, DEFAULT_HOLD, 0
+    hold = raw.get("active_speaker_hold")
+    if hold is None:
+        hold = DEFAULT_HOLD
+    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or hold != hold:
+        raise LayoutError(f"{path}.active_speaker_hold", "must be a number of seconds")
+    if not 0 <= hold <= MAX_HOLD:
+        raise LayoutError(
+            f"{path}.active_speaker_hold", f"must be between 0 and {MAX_HOLD:g} seconds, got {hold:g}"
+        )
+    skip = raw.get("active_speaker_skip")
+    skip = 0 if skip is None else _int(skip, f"{path}.active_speaker_skip", lo=0, hi=MAX_GRID_SIDE**2)
+    return True, float(hold), skip
 
 
 def parse_layout(raw: Any, resolution: Resolution, root: str = "video_layout") -> list[RegionSpec]:

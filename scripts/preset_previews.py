@@ -4,6 +4,7 @@
 
 The sample room has four cameras and a screen share, all live for the whole minute; each
 picture is the plan at t=30 s (640x360), each source in its own colour with its track name.
+carol speaks from 20 s to 40 s, for the presets that follow the active speaker.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pipeline.compose.preview import draw_preview  # noqa: E402
 TRACKS = ["alice-cam", "bob-cam", "carol-cam", "dave-cam", "teacher-screen"]
 SIZE = "640x360"
 AT = 30.0
+SPEECH = {f"PA{2:032x}": [(20.0, 40.0)]}  # carol
 
 
 def sample_manifest() -> dict:
@@ -43,7 +45,7 @@ def sample_manifest() -> dict:
 
 def draw(preset: str, out: Path) -> Path:
     manifest = sample_manifest()
-    plan = layouts.plan_for_manifest(manifest, preset, SIZE)
+    plan = layouts.plan_for_manifest(manifest, preset, SIZE, speech=SPEECH)
     names = {r["sid"]: r["track_name"] for r in manifest["recordings"]}
     return draw_preview(plan, AT, out, names)
 
