@@ -33,6 +33,9 @@ UPLOADED_BYTES = Counter("roomreel_storage_uploaded_bytes", "Bytes published to 
 CALLBACK_FAILURES = Counter(
     "roomreel_callback_delivery_failures", "Status callback attempts that failed", ["final"]
 )
+SPEAKER_CHANGES = Counter(
+    "roomreel_dominant_speaker_changes", "Times a live room's dominant speaker changed (levels read from RTP)"
+)
 RECORDER_FRAMES = Counter("roomreel_recorder_frames_written", "Encoded frames journaled", ["kind"])
 RECORDER_BYTES = Counter("roomreel_recorder_bytes_written", "Encoded media bytes journaled", ["kind"])
 

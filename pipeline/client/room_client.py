@@ -112,6 +112,7 @@ class RoomClient:
         self.decode_errors = 0
         self.on_encoded_frame: Callable[[str, EncodedFrame], None] | None = None
         self.on_message: Callable[[dict[str, Any]], None] | None = None
+        self.dominant_speaker: str | None = None  # the room's, as the server last said
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task | None = None
         self._publisher = RTCPeerConnection(rtc_adapter.rtc_configuration())
@@ -182,6 +183,8 @@ class RoomClient:
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
+        if kind == "dominant_speaker":
+            self.dominant_speaker = message.get("participant_sid")
         if kind == "offer":
             for mid, info in (message.get("slots") or {}).items():
                 self._bind_slot(mid, info)

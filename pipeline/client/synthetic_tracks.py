@@ -82,10 +82,15 @@ class ColourVideoTrack(MediaStreamTrack):
 class ToneAudioTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, tone_hz: float, clock: MediaClock) -> None:
+    def __init__(
+        self, tone_hz: float, clock: MediaClock, talks: list[tuple[float, float]] | None = None
+    ) -> None:
+        """`talks`: (start, end) seconds of the clock when the tone sounds, silence between them
+        (a participant talking in turns); None sounds it all the time."""
         super().__init__()
         self.tone_hz = tone_hz
         self.clock = clock
+        self.talks = talks
         self._sample = math.ceil(clock.elapsed() * SAMPLE_RATE / AUDIO_FRAME) * AUDIO_FRAME
 
     async def recv(self) -> av.AudioFrame:
@@ -100,6 +105,11 @@ class ToneAudioTrack(MediaStreamTrack):
             else t < 0
         )
         signal = np.where(beep, signal + 0.5 * np.sin(2 * np.pi * BEEP_HZ * t), signal)
+        if self.talks is not None:
+            talking = np.zeros_like(t, dtype=bool)
+            for begin, end in self.talks:
+                talking |= (t >= begin) & (t < end)
+            signal = np.where(talking, signal, 0.0)
         pcm = (signal * 32767).astype(np.int16).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE

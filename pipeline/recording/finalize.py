@@ -11,6 +11,8 @@ from typing import Any
 
 import av
 
+from pipeline.media.levels import LevelAccumulator, LevelTimeline
+
 from .journal import JournalError, read_frames, read_header
 
 CONTAINERS = {"audio": "mka", "video": "mkv"}
@@ -27,6 +29,8 @@ class RecordedMedia:
     first_arrival: float  # wall time of the first frame, jitter removed
     width: int | None = None
     height: int | None = None
+    # Audio whose packets carried levels: one per 50 ms from the file's first frame.
+    levels: LevelTimeline | None = None
 
 
 def _dimensions(codec: str, keyframe: bytes) -> tuple[int, int]:
@@ -78,6 +82,8 @@ def finalize(journal: Path, out: Path, room_created: float | None = None) -> Rec
     frames = 0
     deltas: list[int] = []
     size: tuple[int, int] | None = None
+    levels = LevelAccumulator()
+    leveled = False
     tmp = out.with_name(out.name + ".part")
     try:
         for frame, pts in _timed_frames(journal, kind):
@@ -99,6 +105,9 @@ def finalize(journal: Path, out: Path, room_created: float | None = None) -> Rec
             if frame.keyframe:
                 packet.is_keyframe = True
             container.mux(packet)
+            if frame.level is not None:
+                levels.add(pts / clock, frame.level)
+                leveled = True
             last_pts = pts
             frames += 1
     finally:
@@ -119,4 +128,5 @@ def finalize(journal: Path, out: Path, room_created: float | None = None) -> Rec
         first_arrival=first_arrival,
         width=size[0] if size else None,
         height=size[1] if size else None,
+        levels=levels.timeline((last_pts + step) / clock) if leveled else None,
     )

@@ -18,9 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MAGIC = b"RRJ1"
-RECORD = struct.Struct("<IqdB")  # data length, pts (clock units), arrival (wall seconds), flags
+MAGIC = b"RRJ2"
+# data length, pts (clock units), arrival (wall seconds), flags, audio level (RFC 6464; NO_LEVEL)
+RECORD = struct.Struct("<IqdBB")
+# Journals of the first format (no level byte) are still read: a server upgraded mid-room
+# finishes them after its restart.
+MAGIC_V1 = b"RRJ1"
+RECORD_V1 = struct.Struct("<IqdB")
 KEYFRAME = 1
+NO_LEVEL = 255
 FLUSH_EVERY = 0.5  # seconds; the crash-loss bound is this plus the OS write-back, at most 1 s
 
 
@@ -30,6 +36,7 @@ class JournalFrame:
     arrival: float
     keyframe: bool
     data: bytes
+    level: int | None = None  # audio: the packet's RFC 6464 level, when its sender gave one
 
 
 class JournalWriter:
@@ -46,14 +53,14 @@ class JournalWriter:
         self._file.write(MAGIC + struct.pack("<I", len(head)) + head)
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._queue: queue.Queue[tuple[int, float, bool, bytes] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, float, bool, bytes, int | None] | None] = queue.Queue()
         self.bytes = 0
         self._thread = threading.Thread(target=self._run, name=f"journal-{path.stem}", daemon=True)
         self._thread.start()
 
-    def append(self, pts: int, arrival: float, keyframe: bool, data: bytes) -> None:
+    def append(self, pts: int, arrival: float, keyframe: bool, data: bytes, level: int | None = None) -> None:
         self.bytes += len(data)
-        self._queue.put((pts, arrival, keyframe, data))
+        self._queue.put((pts, arrival, keyframe, data, level))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -75,8 +82,11 @@ class JournalWriter:
                     self._file.close()
                     return
                 continue
-            pts, arrival, keyframe, data = item
-            self._file.write(RECORD.pack(len(data), pts, arrival, KEYFRAME if keyframe else 0) + data)
+            pts, arrival, keyframe, data, level = item
+            flags = KEYFRAME if keyframe else 0
+            self._file.write(
+                RECORD.pack(len(data), pts, arrival, flags, NO_LEVEL if level is None else level) + data
+            )
             pending += 1
             if pending >= 25 or self._queue.empty():
                 # Small batches reach the disk at once; bulk ones at least every FLUSH_EVERY.
@@ -110,7 +120,7 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def _header(f) -> dict[str, Any]:
-    if f.read(4) != MAGIC:
+    if f.read(4) not in (MAGIC, MAGIC_V1):
         raise JournalError(f"{Path(f.name).name} is not a roomreel packet journal")
     (size,) = struct.unpack("<I", f.read(4))
     try:
@@ -122,13 +132,16 @@ def _header(f) -> dict[str, Any]:
 def read_frames(path: Path) -> Iterator[JournalFrame]:
     """Every complete record; stops quietly at a torn tail (the crash case)."""
     with open(path, "rb") as f:
+        record = RECORD if f.read(4) == MAGIC else RECORD_V1
+        f.seek(0)
         _header(f)
         while True:
-            head = f.read(RECORD.size)
-            if len(head) < RECORD.size:
+            head = f.read(record.size)
+            if len(head) < record.size:
                 return
-            size, pts, arrival, flags = RECORD.unpack(head)
+            size, pts, arrival, flags, *level = record.unpack(head)
             data = f.read(size)
             if len(data) < size:
                 return
-            yield JournalFrame(pts, arrival, bool(flags & KEYFRAME), data)
+            known = level[0] if level and level[0] != NO_LEVEL else None
+            yield JournalFrame(pts, arrival, bool(flags & KEYFRAME), data, known)

@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.db import Database
 from pipeline.db.models import Room as RoomRow
 from pipeline.logs import log_context
+from pipeline.media.levels import levels_key, levels_name
 from pipeline.rooms import manifest_data
 from pipeline.sfu.published_track import DRAIN_GRACE, PublishedTrack
 from pipeline.sfu.room import Room
@@ -74,6 +75,11 @@ class Recorder:
             return "failed"
         key = f"rooms/{room_sid}/{recording_sid}.{media.container}"
         size = self.storage.put_file(key, media.path)  # verified; raises and keeps the files otherwise
+        if media.levels is not None:
+            # Beside the media, so a composition that follows the speaker needs no decoding.
+            levels = media.levels.save(journal.with_name(levels_name(recording_sid)))
+            self.storage.put_file(levels_key(room_sid, recording_sid), levels)
+            levels.unlink(missing_ok=True)
         external = None
         account_sid = _account_of(self.db, room_sid)
         try:

@@ -42,7 +42,9 @@ class TrackRecorder:
             self._waiting_keyframe = False
         if self._first_ts is None:
             self._first_ts = frame.timestamp
-        self.writer.append(frame.timestamp - self._first_ts, frame.arrival, frame.keyframe, frame.data)
+        self.writer.append(
+            frame.timestamp - self._first_ts, frame.arrival, frame.keyframe, frame.data, frame.audio_level
+        )
         self.frames += 1
         self._counted_frames.inc()
         self._counted_bytes.inc(len(frame.data))

@@ -27,6 +27,9 @@ class EncodedFrame:
     keyframe: bool
     arrival: float  # wall-clock arrival of the frame's first packet (time.time())
     ssrc: int = 0
+    # Audio: the RFC 6464 level (-dBov, 0 loudest .. 127 silence) the sender put in the packet's
+    # ssrc-audio-level header extension; None when it sent none. Read, never computed: no decoding.
+    audio_level: int | None = None
 
 
 class FrameSink(Protocol):
@@ -139,12 +142,14 @@ class FrameAssembler:
         data = b"".join(p._data for p, _ in packets)  # type: ignore[attr-defined]
         if not data:
             return
+        level = first.extensions.audio_level if self.kind == "audio" else None
         frame = EncodedFrame(
             data=data,
             timestamp=self._ts(first.timestamp),
             keyframe=self.is_keyframe(data),
             arrival=packets[0][1],
             ssrc=first.ssrc,
+            audio_level=level[1] if level is not None else None,
         )
         self.frames += 1
         self.sink.on_frame(frame)

@@ -34,6 +34,9 @@ class ParticipantSignals(Protocol):
 
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None: ...
 
+    def dominant_speaker_changed(self, speaker: Participant | None) -> None:
+        """The room's dominant speaker (from the packets' audio levels) is now `speaker`."""
+
     async def disconnected(self, code: int, reason: str) -> None:
         """The server ends this participant's session (room completed, removed, replaced)."""
 

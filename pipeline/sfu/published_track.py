@@ -67,6 +67,8 @@ class PublishedTrack:
             return  # after close, only sinks still draining (subscriptions were unbound) get frames
         self.frames += 1
         self.bytes += len(frame.data)
+        if frame.audio_level is not None:
+            self.publisher.room.speakers.observe(self.publisher.sid, frame.audio_level, frame.arrival)
         for sink in list(self.sinks):
             sink.push(frame)
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.error_codes import ROOM_COMPLETED
+from pipeline.metrics import SPEAKER_CHANGES
 
+from .dominant_speaker import DominantSpeaker
 from .participant import Participant
 from .published_track import PublishedTrack
 from .room_state import RoomSettings
@@ -48,6 +50,8 @@ class Room:
         self._timer: asyncio.TimerHandle | None = None
         self._ever_joined = False
         self.admission = asyncio.Lock()  # held by Sfu.join from its checks to admit()
+        # Fed by the audio tracks' packet levels (PublishedTrack.on_frame).
+        self.speakers = DominantSpeaker(self._speaker_changed)
         self._arm_timeout(settings.unused_room_timeout)
 
     @property
@@ -105,6 +109,7 @@ class Room:
             self.track_unpublished(track, drain)
         draining = [t for t in (*tracks, *participant.unpublished) if t.sinks] if drain else []
         await participant.close(draining=draining)
+        self.speakers.forget(participant.sid)
         if not participant.hidden:
             self._tell(lambda s: s.participant_disconnected(participant))
         await self.sfu.participant_left(self, participant)
@@ -149,6 +154,11 @@ class Room:
                     event(participant.signals)
                 except Exception:  # one client's adapter must not break the room
                     log.exception("signalling %s failed", participant.identity)
+
+    def _speaker_changed(self, participant_sid: str | None) -> None:
+        speaker = self.participants.get(participant_sid) if participant_sid else None
+        SPEAKER_CHANGES.inc()
+        self._tell(lambda s: s.dominant_speaker_changed(speaker))
 
     def _notify(self, call: Callable[[RoomObserver], None]) -> None:
         for observer in list(self.observers):

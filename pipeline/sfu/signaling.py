@@ -183,6 +183,15 @@ class RoomreelSignals:
         kind = "track_enabled" if enabled else "track_disabled"
         self._queue({"type": kind, "track_sid": track.sid, "participant_sid": track.publisher.sid})
 
+    def dominant_speaker_changed(self, speaker: Participant | None) -> None:
+        self._queue(
+            {
+                "type": "dominant_speaker",
+                "participant_sid": speaker.sid if speaker else None,
+                "identity": speaker.identity if speaker else None,
+            }
+        )
+
     async def disconnected(self, code: int, reason: str) -> None:
         await self.send({"type": "disconnected", "code": code, "message": reason})
 

@@ -123,6 +123,11 @@ class TwilioSignals:
     def track_enabled(self, track: PublishedTrack, enabled: bool) -> None:
         self._participant(track.publisher)
 
+    def dominant_speaker_changed(self, speaker: Participant | None) -> None:
+        # Twilio's media signaling channel for it (`active_speaker`) is not offered yet, so the
+        # SDK's room.dominantSpeaker stays null, as the reference says it may.
+        return None
+
     async def disconnected(self, code: int, reason: str) -> None:
         if code == ROOM_COMPLETED:
             message: dict[str, Any] = {"type": "disconnected", "status": "completed"}
