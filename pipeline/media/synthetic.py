@@ -45,6 +45,8 @@ class Participant:
     flashes: list[float] = field(default_factory=list)
     # Moving texture instead of a flat colour, so encoders do real work (benchmarks).
     textured: bool = False
+    # Stretches of room time in which the tone sounds (talk turns); None: the whole time.
+    speech: list[tuple[float, float]] | None = None
 
     @property
     def participant_sid(self) -> str:
@@ -156,6 +158,8 @@ def write_video(path: Path, p: Participant, fps: int) -> tuple[float, float]:
 def tone(p: Participant, start: float, count: int) -> np.ndarray:
     t = start + np.arange(count) / SAMPLE_RATE
     signal = 0.1 * np.sin(2 * np.pi * p.tone_hz * t)
+    if p.speech is not None:
+        signal *= np.any([(t >= a) & (t < b) for a, b in p.speech] or [np.zeros_like(t, bool)], axis=0)
     for f in p.flashes:
         beep = (t >= f) & (t < f + BEEP_SECONDS)
         signal[beep] += 0.5 * np.sin(2 * np.pi * BEEP_HZ * t[beep])
