@@ -41,6 +41,7 @@ from ..sfu import Sfu
 from ..subscription import Subscription
 from ..turn import ice_servers
 from . import sdp as sdp_text
+from .media_signaling import ActiveSpeakerChannel, offered, wants_active_speaker
 from .tcmp import TcmpConnection
 
 log = logging.getLogger("roomreel.twilio")
@@ -124,9 +125,9 @@ class TwilioSignals:
         self._participant(track.publisher)
 
     def dominant_speaker_changed(self, speaker: Participant | None) -> None:
-        # Twilio's media signaling channel for it (`active_speaker`) is not offered yet, so the
-        # SDK's room.dominantSpeaker stays null, as the reference says it may.
-        return None
+        channel = self.negotiator.speaker_channel if self.negotiator else None
+        if channel is not None:
+            channel.announce(speaker.sid if speaker else None)
 
     async def disconnected(self, code: int, reason: str) -> None:
         if code == ROOM_COMPLETED:
@@ -171,6 +172,8 @@ class TwilioNegotiator:
         self._negotiate = asyncio.Event()
         self._ready = asyncio.Event()  # the client's first offer is answered
         self._announced: set[str] = set()  # track ids told `ready`
+        self.active_speaker = wants_active_speaker(connect)
+        self.speaker_channel: ActiveSpeakerChannel | None = None
         self.pc.on("datachannel", lambda channel: asyncio.get_running_loop().call_soon(self.start_tracks))
         self._loop = asyncio.ensure_future(self._offers())
 
@@ -208,7 +211,7 @@ class TwilioNegotiator:
             "published": self._published(),
             "subscribed": {"revision": 1, "tracks": []},
             "recording": {"revision": 1, "is_recording": False},
-            "media_signaling": {},
+            "media_signaling": offered(self.active_speaker),
         }
         if answer is not None:
             message["peer_connections"] = [
@@ -457,6 +460,10 @@ class TwilioNegotiator:
         if self.pc.connectionState == "connected":
             connected.set()
         await connected.wait()
+        if self.active_speaker and self.speaker_channel is None:
+            # Opened by the server on the client's connection; the offer below negotiates it.
+            self.speaker_channel = ActiveSpeakerChannel(self.pc, participant.room.speakers.current)
+            self._negotiate.set()
         while not participant.closed:
             await self._negotiate.wait()
             self._negotiate.clear()

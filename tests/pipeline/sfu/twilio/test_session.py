@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -234,3 +235,35 @@ def test_a_participant_removed_through_rest_is_disconnected(live, browser):
         client.video.v1.rooms(joined["sid"]).participants(removed["participant"]).fetch().status
         == "disconnected"
     )
+
+
+def test_dominant_speaker_changes_reach_the_sdk_in_order(live, browser):
+    """The SDK's `dominantSpeaker: true` asks for the active_speaker channel; bots talking in
+    turns (levels in their packets) become room.dominantSpeaker one after the other."""
+    from pipeline.client.synthetic_tracks import MediaClock, ToneAudioTrack
+    from tests.pipeline.sfu.conftest import join, leave_all
+
+    page = browser.page()
+    joined = connect(
+        page, live.token("listener", "sdk-speakers"), name="sdk-speakers", audio=False, video=False,
+        dominantSpeaker=True,
+    )  # fmt: skip
+    assert joined["ok"], joined
+
+    async def talk():
+        clock = MediaClock(flash_every=0)
+        bots = []
+        for identity, talks in (("alice", [(1.0, 3.0)]), ("bob", [(1.8, 1.95), (3.5, 5.5)])):
+            bot = await join(live, identity, "sdk-speakers", decode=False)
+            await bot.publish(ToneAudioTrack(440.0, clock, talks), "microphone")
+            bots.append(bot)
+        await clock.sleep_until(6.5)
+        await leave_all(*bots)
+
+    # Playwright's sync API holds this thread's event loop: the bots run on their own.
+    bots = threading.Thread(target=lambda: asyncio.run(talk()))
+    bots.start()
+    bots.join(30)
+    order = [e["identity"] for e in events(page, "dominantSpeakerChanged") if e["identity"]]
+    assert order == ["alice", "bob"], events(page, "dominantSpeakerChanged")
+    page.evaluate("() => window.tv.leave()")
