@@ -25,6 +25,14 @@ class UserError(Exception):
 
 def _load_plan(args: argparse.Namespace):
     manifest = load_manifest(args.sources)
+    speech = None
+    if args.layout and layouts.uses_active_speaker(
+        layouts.load_layout(args.layout, layouts.parse_resolution(args.resolution))
+    ):
+        from pipeline.media.speech import speech_in_room_dir
+
+        # Each audio recording's levels file beside its media, computed and left there if missing.
+        speech = speech_in_room_dir(manifest.directory, manifest.data["recordings"])
     plan = layouts.plan_for_manifest(
         manifest.data,
         args.layout,
@@ -32,6 +40,7 @@ def _load_plan(args: argparse.Namespace):
         args.audio_sources or [],
         args.audio_sources_excluded or [],
         trim=not args.no_trim,
+        speech=speech,
     )
     return manifest, plan
 

@@ -21,7 +21,10 @@ from pipeline.db import Database
 from pipeline.db.models import Composition, Recording, Room, utcnow
 from pipeline.error_codes import INTERNAL_FAILED, LAYOUT_FAILED, MEDIA_FAILED, UPLOAD_FAILED
 from pipeline.logs import log_context
+from pipeline.media.level_meter import audio_recordings, measure
+from pipeline.media.levels import LevelsError, LevelTimeline, levels_key, levels_name
 from pipeline.media.manifest import load_manifest
+from pipeline.media.speech import room_speech
 from pipeline.metrics import JOB_SECONDS, JOBS, REALTIME_FACTOR
 from pipeline.rooms import composition_event, manifest_data
 from pipeline.storage import Storage, StorageError
@@ -155,9 +158,19 @@ def _run_composition(
         return Outcome("retry", reason)
 
 
-def composition_plan(db: Database, composition: Composition) -> tuple[layouts.Plan, dict, dict[str, str]]:
-    """The plan, the room manifest data and the media keys; raises LayoutError."""
+def composition_plan(
+    db: Database, composition: Composition, storage: Storage | None = None
+) -> tuple[layouts.Plan, dict, dict[str, str]]:
+    """The plan, the room manifest data and the media keys; raises LayoutError. A layout with an
+    active-speaker region is planned with the room's speech, from the levels in `storage`."""
     data, keys = _room_data(db, composition)
+    speech = None
+    if storage is not None and composition.video_layout:
+        regions = layouts.load_layout(
+            composition.video_layout, layouts.parse_resolution(composition.resolution)
+        )
+        if layouts.uses_active_speaker(regions):
+            speech = room_speech(data["recordings"], stored_levels(storage, data, keys))
     plan = layouts.plan_for_manifest(
         data,
         composition.video_layout or None,
@@ -165,8 +178,40 @@ def composition_plan(db: Database, composition: Composition) -> tuple[layouts.Pl
         composition.audio_sources,
         composition.audio_sources_excluded,
         composition.trim,
+        speech=speech,
     )
     return plan, data, keys
+
+
+def stored_levels(storage: Storage, data: dict, keys: dict[str, str]) -> dict[str, LevelTimeline]:
+    """Each audio recording's level timeline from storage (`levels_key`); one that is missing is
+    computed from the recording's media once and uploaded there, so the next composition reuses it.
+    Media that cannot be decoded is left out (the render's probe reports it)."""
+    found: dict[str, LevelTimeline] = {}
+    room_sid = str(data.get("room_sid", ""))
+    with tempfile.TemporaryDirectory(prefix="roomreel-levels-") as tmp:
+        for rec in audio_recordings(data["recordings"]):
+            sid = str(rec["sid"])
+            key = levels_key(room_sid, sid)
+            local = Path(tmp) / levels_name(sid)
+            if storage.exists(key):
+                try:
+                    found[sid] = LevelTimeline.load(storage.get_file(key, local))
+                    continue
+                except LevelsError as exc:
+                    log.warning("recording %s: stored levels unreadable (%s); computing them again", sid, exc)
+            if sid not in keys:
+                continue
+            media = storage.get_file(keys[sid], Path(tmp) / str(rec["media"]))
+            try:
+                found[sid] = measure(media)
+            except LevelsError as exc:
+                log.warning("recording %s: no levels: %s", sid, exc)
+                continue
+            finally:
+                media.unlink(missing_ok=True)
+            storage.put_file(key, found[sid].save(local))
+    return found
 
 
 def fetch_media(storage: Storage, plan: layouts.Plan, data: dict, keys: dict[str, str], directory: Path):
@@ -193,7 +238,7 @@ def _attempt(
     if spooled.exists():
         return publish(db, storage, composition, spooled, _probe_duration(spooled))
     try:
-        plan, data, keys = composition_plan(db, composition)
+        plan, data, keys = composition_plan(db, composition, storage)
     except layouts.LayoutError as exc:
         return _fail(db, sid, LAYOUT_FAILED, str(exc))
     if splitter is not None and splitter.should_split(plan):

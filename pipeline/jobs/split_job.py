@@ -124,7 +124,7 @@ def _run_part(
         part = session.get(CompositionPart, (sid, index))
     fmt = composition.format
     try:
-        plan, data, keys = composition_plan(db, composition)
+        plan, data, keys = composition_plan(db, composition, storage)
         beat = Heartbeat(db, sid, worker_id, lambda: _set(db, sid, index, heartbeat_at=utcnow()))
         with work_dir(spool_dir, f"{sid}-{index}") as directory, beat:
             manifest = fetch_media(storage, plan, data, keys, directory)

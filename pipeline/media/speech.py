@@ -57,3 +57,13 @@ def room_speech(
         intervals = speaking_intervals(timelines[sid], float(rec["start"]), threshold, bridge)
         by_participant.setdefault(participant, []).extend(intervals)
     return {p: merge(found) for p, found in by_participant.items()}
+
+
+def speech_in_room_dir(directory, recordings: Iterable[Mapping[str, Any]]) -> dict[str, list[Interval]]:
+    """The room's speech from the levels beside its media (computed and cached there if missing)."""
+    from pathlib import Path
+
+    from .level_meter import levels_in_room_dir
+
+    recordings = list(recordings)
+    return room_speech(recordings, levels_in_room_dir(Path(directory), recordings))

@@ -77,7 +77,7 @@ def test_presets_are_listed():
     result = roomreel("layout", "presets")
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == sorted(
-        ["chess", "grid", "mosaic", "pip", "presentation", "sequence", "sidebar", "single"]
+        ["chess", "grid", "mosaic", "pip", "presentation", "sequence", "sidebar", "single", "speaker"]
     )
 
 
