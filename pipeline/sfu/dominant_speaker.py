@@ -16,9 +16,7 @@ SPEECH_LEVEL. Levels are RFC 6464 (-dBov: 0 loudest, 127 silence); nothing is de
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 SPEECH_LEVEL = 50  # -dBov: quieter than this is background, as in WebRTC's own VAD hints
 SLOT = 0.02
@@ -27,29 +25,60 @@ TURN = 0.5  # medium-scale activity a challenger needs: half a second of the las
 QUIET = 0.2  # immediate-scale activity below which the speaker counts as having stopped
 
 
-@dataclass
-class _Activity:
-    """Speech slots of one participant over the longest window, newest last."""
+WINDOWS = {name: round(seconds / SLOT) for name, seconds in
+           (("immediate", IMMEDIATE), ("medium", MEDIUM), ("long", LONG))}  # fmt: skip
+RING = WINDOWS["long"]
 
-    slots: deque[tuple[float, bool]] = field(default_factory=deque)
-    last_slot: float = -1.0
+
+class _Activity:
+    """One participant's speech per 20 ms slot over the last 3 s, with a running count of the
+    speech slots in each window: a packet costs a few additions, never a scan."""
+
+    __slots__ = ("ring", "last_slot", "counts")
+
+    def __init__(self) -> None:
+        self.ring = bytearray(RING)
+        self.last_slot: int | None = None
+        self.counts = dict.fromkeys(WINDOWS, 0)
 
     def add(self, t: float, speaking: bool) -> None:
         slot = round(t / SLOT)
-        if slot == self.last_slot and self.slots:
+        if self.last_slot is None:
+            self.last_slot = slot - 1
+        if slot < self.last_slot:
+            return  # a late packet: its slot has been counted
+        if slot == self.last_slot:
             # One value per slot: a slot counts as speech if any packet in it was.
-            if speaking and not self.slots[-1][1]:
-                self.slots[-1] = (self.slots[-1][0], True)
+            if speaking and not self.ring[slot % RING]:
+                self._set(slot, 1)
             return
+        self.advance(slot - 1)
+        self._set(slot, 1 if speaking else 0)
         self.last_slot = slot
-        self.slots.append((t, speaking))
-        while self.slots and self.slots[0][0] < t - LONG:
-            self.slots.popleft()
 
-    def share(self, now: float, window: float) -> float:
-        """The share of `window` (before `now`) spent speaking; missing slots are silence."""
-        spoken = sum(1 for t, speaking in self.slots if speaking and t > now - window)
-        return min(1.0, spoken * SLOT / window)
+    def advance(self, slot: int) -> None:
+        """Slots up to `slot` that had no packet are silence (a muted or departed sender)."""
+        if self.last_slot is None or slot <= self.last_slot:
+            return
+        for empty in range(max(self.last_slot + 1, slot - RING + 1), slot + 1):
+            self._set(empty, 0)
+        self.last_slot = slot
+
+    def _set(self, slot: int, value: int) -> None:
+        index = slot % RING
+        # A new slot pushes the oldest out of each window: its value leaves that window's count.
+        for name, size in WINDOWS.items():
+            leaving = self.ring[(slot - size) % RING] if size < RING else self.ring[index]
+            if slot == self.last_slot:  # rewriting the newest slot, which is in every window
+                self.counts[name] += value - self.ring[index]
+            else:
+                self.counts[name] += value - leaving
+        self.ring[index] = value
+
+    def shares(self, now: float) -> tuple[float, float, float]:
+        """The share of each window before `now` spent speaking (immediate, medium, long)."""
+        self.advance(round(now / SLOT) - 1)
+        return tuple(self.counts[name] / size for name, size in WINDOWS.items())  # type: ignore[return-value]
 
 
 class DominantSpeaker:
@@ -77,10 +106,7 @@ class DominantSpeaker:
             self._set(None)
 
     def decide(self, now: float) -> str | None:
-        scores = {
-            sid: (a.share(now, IMMEDIATE), a.share(now, MEDIUM), a.share(now, LONG))
-            for sid, a in self._activity.items()
-        }
+        scores = {sid: a.shares(now) for sid, a in self._activity.items()}
         if not scores:
             return self.current
         held = scores.get(self.current, (0.0, 0.0, 0.0)) if self.current else (0.0, 0.0, 0.0)

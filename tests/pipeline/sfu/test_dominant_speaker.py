@@ -38,3 +38,14 @@ def test_a_speaker_who_keeps_talking_is_not_interrupted_by_a_short_remark():
 def test_a_sustained_interruption_takes_the_floor():
     changes = talk({"alice": [(0.0, 4.0), (5.0, 8.0)], "bob": [(4.2, 8.0)]}, until=8.0)
     assert [sid for _, sid in changes][:2] == ["alice", "bob"]
+
+
+def test_a_speaker_whose_packets_stop_counts_as_silent():
+    changes: list[str | None] = []
+    speaker = DominantSpeaker(changes.append)
+    for step in range(300):
+        t = step * 0.02
+        if t < 3.0:
+            speaker.observe("alice", LOUD, t)  # then alice's sender stops: no packets at all
+        speaker.observe("bob", LOUD if t >= 3.2 else SILENT, t)
+    assert changes == ["alice", "bob"]
