@@ -238,7 +238,9 @@ def _attempt(
     if spooled.exists():
         return publish(db, storage, composition, spooled, _probe_duration(spooled))
     try:
-        plan, data, keys = composition_plan(db, composition, storage)
+        # Under a heartbeat: an active-speaker layout may first measure every audio recording.
+        with Heartbeat(db, sid, worker_id):
+            plan, data, keys = composition_plan(db, composition, storage)
     except layouts.LayoutError as exc:
         return _fail(db, sid, LAYOUT_FAILED, str(exc))
     if splitter is not None and splitter.should_split(plan):
