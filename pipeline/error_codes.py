@@ -27,13 +27,11 @@ SIGNALING_DISCONNECTED = 53001  # the session to resume is gone
 MESSAGE_INVALID = 53003
 
 # -- rooms ----------------------------------------------------------------------------------
-# NOTE: Twilio's list has 53100 "Room name is invalid", 53101 "Room name is too long" and 53102
-# "Room name contains invalid characters". roomreel answers a missing name with 53100, an invalid
-# one with 53101 and a long one with 53102 (docs/signaling.md and tests pin that); the names
-# below say what roomreel uses each number for.
+# As twilio-video.js 2.36 names them: 53100 RoomNameInvalidError, 53101 RoomNameTooLongError,
+# 53102 RoomNameCharsInvalidError.
 ROOM_NAME_REQUIRED = 53100
-ROOM_NAME_INVALID = 53101
-ROOM_NAME_TOO_LONG = 53102
+ROOM_NAME_TOO_LONG = 53101
+ROOM_NAME_INVALID = 53102
 ROOM_CREATE_FAILED = 53103
 ROOM_FULL = 53105
 ROOM_NOT_FOUND = 53106

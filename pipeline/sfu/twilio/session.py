@@ -24,7 +24,7 @@ from pipeline.error_codes import (
     MEDIA_CONNECTION_FAILED,
     MESSAGE_INVALID,
     ROOM_COMPLETED,
-    ROOM_NAME_INVALID,
+    ROOM_NAME_REQUIRED,
     SIGNALING_DISCONNECTED,
     TRACK_INVALID,
     TRACK_NAME_DUPLICATED,
@@ -571,7 +571,7 @@ async def refuse(tcmp: TcmpConnection, code: int, message: str) -> None:
 async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None:
     token, name = connect.get("token"), connect.get("name")
     if name is not None and not isinstance(name, str):
-        await refuse(tcmp, ROOM_NAME_INVALID, "Room name is invalid")
+        await refuse(tcmp, ROOM_NAME_REQUIRED, "Room name is invalid")
         return
     try:
         grant = await sfu.authenticate(token if isinstance(token, str) else "", name)

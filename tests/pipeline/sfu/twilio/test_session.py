@@ -267,3 +267,23 @@ def test_dominant_speaker_changes_reach_the_sdk_in_order(live, browser):
     order = [e["identity"] for e in events(page, "dominantSpeakerChanged") if e["identity"]]
     assert order == ["alice", "bob"], events(page, "dominantSpeakerChanged")
     page.evaluate("() => window.tv.leave()")
+
+
+def test_an_app_with_typical_options_joins_and_plays(live, browser):
+    """Options apps commonly pass (simulcast, a bandwidth profile, network quality) need channels
+    roomreel does not offer; the SDK then leaves those features silent and media still flows."""
+    options = dict(
+        preferredVideoCodecs=[{"codec": "VP8", "simulcast": True}],
+        bandwidthProfile={"video": {"mode": "collaboration", "dominantSpeakerPriority": "high"}},
+        networkQuality={"local": 1, "remote": 1},
+        dominantSpeaker=True,
+        maxAudioBitrate=16000,
+    )
+    alice, bob = browser.page(), browser.page()
+    for page, identity in ((alice, "alice"), (bob, "bob")):
+        joined = connect(page, live.token(identity, "sdk-typical"), name="sdk-typical", **options)
+        assert joined["ok"], joined
+    wait_for(lambda: frames(alice, "bob") > 10, 20, "bob's video to play at alice")
+    wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's video to play at bob")
+    for page in (alice, bob):
+        page.evaluate("() => window.tv.leave()")
