@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import layouts
 from layouts import LayoutError
+from layouts.grid import max_concurrent
 from layouts.sources import Source
 from layouts.speaker import MIN_SPEECH, claims, floor_changes
 
@@ -144,3 +147,48 @@ def test_echo_names_the_keys_only_where_they_are_used():
     assert echo["a"]["active_speaker_skip"] == 0
     assert "active_speaker" not in echo["b"]
     assert layouts.echo_layout(layouts.parse_layout(echo, RES)) == echo
+
+
+@st.composite
+def talks(draw):
+    """Up to four participants with a camera each and random speech, all in one room."""
+    n = draw(st.integers(1, 4))
+    everyone_throughout = draw(st.booleans())
+    found, speech = [], {}
+    for i in range(n):
+        start = 0.0 if everyone_throughout else float(draw(st.integers(0, 20)))
+        end = 40.0 if everyone_throughout else start + draw(st.integers(1, 20))
+        found.append(Source(f"RT{i:032x}", "video", start, end, "", f"p{i}-cam", f"PA{i:032x}"))
+        bursts = draw(st.lists(st.tuples(st.floats(0, 40), st.floats(0.05, 6)), max_size=6))
+        speech[f"PA{i:032x}"] = [(round(a, 2), round(a + d, 2)) for a, d in bursts]
+    return found, speech, everyone_throughout
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    talks(),
+    st.sampled_from([0, 0.5, 2, 3.5]),
+    st.integers(0, 2),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.sampled_from([{}, {"max_rows": 1, "max_columns": 1}, {"max_rows": 1}]),
+)
+def test_active_speaker_plans_tile_the_output_and_respect_the_hold(room, hold, skip, excluded, bounds):
+    sources, speech, throughout = room
+    region = {"video_sources": ["*"], "active_speaker": True, "active_speaker_hold": hold}
+    region.update(bounds, active_speaker_skip=skip, cells_excluded=excluded)
+    regions = layouts.parse_layout({"r": region}, RES)
+    try:
+        plan = layouts.build_plan(regions, sources, RES, speech=speech, trim=False)
+    except layouts.NothingSelected:  # skip leaves no one, or every cell is excluded
+        assert skip >= max_concurrent(sources) or bounds.get("max_columns") == 1 and 0 in excluded
+        return
+    for a, b in zip(plan.segments, plan.segments[1:]):
+        assert a.end == b.start and a.end > a.start
+    for seg in plan.segments:
+        shown = [t.source for t in seg.tiles]
+        assert len(shown) == len(set(shown)), "a source in two cells"
+        assert not {t.cell for t in seg.tiles} & set(excluded)
+    if throughout:
+        firsts = [(s.room_start, min(s.tiles, key=lambda t: t.cell).source) for s in plan.segments if s.tiles]
+        shown_changes = [t for (t, sid), (_, before) in zip(firsts[1:], firsts) if sid != before]
+        assert all(b - a >= hold - 1e-6 for a, b in zip(shown_changes, shown_changes[1:]))
