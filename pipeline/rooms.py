@@ -24,7 +24,6 @@ from pipeline.sids import new_sid
 
 RULE_FILTERS = ("all", "publisher", "track", "kind")
 MAX_SUBSCRIBE_RULES = 20
-API_PRIORITY = JobPriority.API  # the name pipeline/api/compositions.py imports; use JobPriority
 
 
 class InvalidRules(ValueError):

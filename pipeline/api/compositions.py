@@ -8,7 +8,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.db.models import Composition, Recording, Room, utcnow
-from pipeline.rooms import API_PRIORITY, composition_event
+from pipeline.priority import JobPriority
+from pipeline.rooms import composition_event
 from pipeline.sids import is_sid, new_sid
 from pipeline.storage.base import MAX_LINK_TTL
 from pipeline.storage.external import CustomerStorageRefused, customer_key
@@ -74,7 +75,7 @@ async def create_composition(request: Request):
                 "(create rooms with RecordParticipantsOnConnect=true or RecordingRules to record them)",
             )
         composition = Composition(
-            sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=API_PRIORITY, **spec
+            sid=new_sid("CJ"), account_sid=c.account.sid, room_sid=room.sid, priority=JobPriority.API, **spec
         )
         session.add(composition)
         composition_event(session, composition, "composition-enqueued")
@@ -82,7 +83,7 @@ async def create_composition(request: Request):
         return render.composition(composition, c.base)
 
     body = await in_session(c, work)
-    await run_in_threadpool(request.app.state.dispatcher.composition, body["sid"], API_PRIORITY)
+    await run_in_threadpool(request.app.state.dispatcher.composition, body["sid"], JobPriority.API)
     return JSONResponse(body, status_code=201)
 
 
