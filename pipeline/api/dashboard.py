@@ -30,6 +30,8 @@ from pipeline.db.models import (
     Recording,
     Room,
 )
+from pipeline.jobs.compose import stored_levels
+from pipeline.media.speech import room_speech
 from pipeline.rooms import manifest_data
 
 from . import render
@@ -124,7 +126,14 @@ async def layout_preview(request: Request) -> Response:
         room = session.get(Room, room_sid)
         if room is None or room.account_sid != c.account.sid:
             raise not_found(f"/Rooms/{room_sid}")
-        data, _ = manifest_data(session, room)
+        data, keys = manifest_data(session, room)
+        speech = None
+        if any(region.get("active_speaker") for region in (spec["video_layout"] or {}).values()):
+            # Levels already stored only (the recorder's, or an earlier composition's): measuring
+            # a room's audio is a composition's work, not a preview's.
+            speech = room_speech(
+                data["recordings"], stored_levels(c.services.storage, data, keys, compute=False)
+            )
         try:
             plan = layouts.plan_for_manifest(
                 data,
@@ -133,6 +142,7 @@ async def layout_preview(request: Request) -> Response:
                 spec["audio_sources"],
                 spec["audio_sources_excluded"],
                 spec["trim"],
+                speech=speech,
             )
         except layouts.LayoutError as exc:
             raise invalid(exc.field, exc.reason) from None

@@ -183,10 +183,13 @@ def composition_plan(
     return plan, data, keys
 
 
-def stored_levels(storage: Storage, data: dict, keys: dict[str, str]) -> dict[str, LevelTimeline]:
+def stored_levels(
+    storage: Storage, data: dict, keys: dict[str, str], compute: bool = True
+) -> dict[str, LevelTimeline]:
     """Each audio recording's level timeline from storage (`levels_key`); one that is missing is
-    computed from the recording's media once and uploaded there, so the next composition reuses it.
-    Media that cannot be decoded is left out (the render's probe reports it)."""
+    computed from the recording's media once and uploaded there, so the next composition reuses it
+    (with `compute` false it is left out). Media that cannot be decoded is left out (the render's
+    probe reports it)."""
     found: dict[str, LevelTimeline] = {}
     room_sid = str(data.get("room_sid", ""))
     with tempfile.TemporaryDirectory(prefix="roomreel-levels-") as tmp:
@@ -200,7 +203,7 @@ def stored_levels(storage: Storage, data: dict, keys: dict[str, str]) -> dict[st
                     continue
                 except LevelsError as exc:
                     log.warning("recording %s: stored levels unreadable (%s); computing them again", sid, exc)
-            if sid not in keys:
+            if sid not in keys or not compute:
                 continue
             media = storage.get_file(keys[sid], Path(tmp) / str(rec["media"]))
             try:

@@ -4,17 +4,24 @@ storage at levels_key, and the next composition plans from them without decoding
 
 from __future__ import annotations
 
+import io
+import json
+
 import httpx
 import pytest
+from PIL import Image
 
+from pipeline.compose.preview import source_colour
 from pipeline.db.models import Composition
 from pipeline.embedded import compose_pending
 from pipeline.importer import import_room
 from pipeline.jobs import compose as compose_job
 from pipeline.media.levels import LevelTimeline, levels_key
+from pipeline.rooms import manifest_data
 from pipeline.signing_key import deployment_storage
+from tests.media_checks import close
 from tests.synthetic_room import make_room
-from tests.talking_room import LENGTH, SIZE, check_follows_the_talker, people
+from tests.talking_room import LENGTH, MAIN, SIZE, check_follows_the_talker, people
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
@@ -70,6 +77,18 @@ def test_an_active_speaker_composition_computes_and_then_reuses_stored_levels(
     out.write_bytes(httpx.get(url).content)
     print("turn, start, shown from:", check_follows_the_talker(out))
 
+    # The dashboard's preview draws the same switches from the stored levels.
+    cams = {
+        r["participant_identity"]: r["sid"] for r in _recordings(server, room_sid) if r["kind"] == "video"
+    }
+    with server.http() as http:
+        for at, talker in (("7", "bob"), ("11", "carol")):
+            form = {"RoomSid": room_sid, "VideoLayout": json.dumps(LAYOUT), "Resolution": SIZE, "At": at}
+            answer = http.post("/dashboard/api/preview", data=form)
+            assert answer.status_code == 200, answer.text
+            pixel = Image.open(io.BytesIO(answer.content)).convert("RGB").getpixel(MAIN)
+            assert close(pixel, source_colour(cams[talker]), 40), (at, talker, pixel)
+
     def no_decoding(path, rate=20):
         raise AssertionError(f"decoded {path} again")
 
@@ -82,6 +101,13 @@ def test_an_active_speaker_composition_computes_and_then_reuses_stored_levels(
         plan, _, _ = compose_job.composition_plan(server.db, row, storage)
     mains = [t.source for s in plan.segments for t in s.tiles if t.region == "main"]
     assert len({m for m in mains}) == 3  # every talker takes the main region in turn
+
+
+def _recordings(server, room_sid: str) -> list[dict]:
+    from pipeline.db.models import Room
+
+    with server.db.session() as session:
+        return manifest_data(session, session.get(Room, room_sid))[0]["recordings"]
 
 
 def test_the_api_refuses_a_bad_hold(server):
