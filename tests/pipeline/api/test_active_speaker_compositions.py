@@ -120,3 +120,30 @@ def test_the_api_refuses_a_bad_hold(server):
     with pytest.raises(TwilioRestException) as caught:
         client.video.v1.composition_hooks.create(friendly_name="speaker-hook", video_layout=bad)
     assert caught.value.status == 400 and "active_speaker_hold" in caught.value.msg
+
+
+def test_a_split_composition_follows_the_talker_across_its_parts(server, talking_room, tmp_path):
+    """The dramatiq workers' path: the composition splits into windows, each part plans again
+    (from the levels the split stored) and the joined file switches as one render would."""
+    from pipeline.jobs.compose import run_composition
+    from pipeline.jobs.split_job import AUDIO, Splitter, join_parts, parts, run_part
+
+    storage = deployment_storage(server.settings, server.db, server.base)
+    room_sid = import_room(server.db, storage, server.account_sid, talking_room)
+    comp = server.client().video.v1.compositions.create(
+        room_sid=room_sid, video_layout=LAYOUT, audio_sources=["*"], format="mp4", resolution=SIZE
+    )
+    spool = tmp_path / "spool"
+    assert (
+        run_composition(server.db, storage, comp.sid, "w1", spool, Splitter(seconds=4, window=5)).status
+        == "split"
+    )
+    every = parts(server.db, comp.sid)
+    assert AUDIO in every and len(every) >= 4
+    for index in every:
+        assert run_part(server.db, storage, comp.sid, index, "w1", spool) == "done"
+    assert join_parts(server.db, storage, comp.sid, "w1", spool).status == "completed"
+    with server.db.session() as session:
+        key = session.get(Composition, comp.sid).media_key
+    out = storage.get_file(key, tmp_path / "joined.mp4")
+    print("turn, start, shown from:", check_follows_the_talker(out))
