@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test check lint bench clean
 
 $(STAMP): pyproject.toml setup.py scripts/install.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/install.sh
@@ -18,6 +18,12 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The fast tier for the edit-test loop (under two minutes): everything but the slow end-to-end
+# tests (tests/conftest.py lists them). CI runs `make test`, the whole suite.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

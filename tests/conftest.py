@@ -59,3 +59,37 @@ def bucket(moto_endpoint, request):
     name = f"rr-{uuid.uuid4().hex[:16]}"
     boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=name)
     return name
+
+
+# The slow tier (`make test` runs everything; `make check` leaves these out): files whose tests
+# start processes, browsers, services or long media. Listed here, in one place, so the fast tier
+# stays under two minutes as the suite grows.
+SLOW_FILES = (
+    "tests/workers/",
+    "tests/pipeline/compose/test_memory.py",
+    "tests/pipeline/test_reprocess.py",
+    "tests/pipeline/recording/test_crash.py",
+    "tests/pipeline/recording/test_restart.py",
+    "tests/pipeline/recording/test_room_recording.py",
+    "tests/pipeline/recording/test_chromium_recording.py",
+    "tests/pipeline/recording/test_remote_recorder.py",
+    "tests/pipeline/recording/test_rules.py",
+    "tests/pipeline/recording/test_drain.py",
+    "tests/pipeline/sfu/test_loss.py",
+    "tests/pipeline/sfu/test_chromium.py",
+    "tests/pipeline/sfu/test_bandwidth.py",
+    "tests/pipeline/sfu/test_forwarding.py",
+    "tests/pipeline/api/test_dashboard.py",
+    "tests/pipeline/api/test_fuzz.py",
+    "tests/pipeline/client/test_bot.py",
+    "tests/pipeline/storage/test_s3_faults.py",
+    "tests/pipeline/test_logs.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = str(config.rootpath)
+    for item in items:
+        path = str(item.path).removeprefix(root + "/")
+        if path.startswith(SLOW_FILES):
+            item.add_marker(pytest.mark.slow)

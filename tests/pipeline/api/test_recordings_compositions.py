@@ -5,8 +5,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from pipeline.db.models import Composition
-from pipeline.embedded import compose_pending
 from pipeline.importer import import_room
+from pipeline.jobs.compose import run_composition
 from pipeline.signing_key import deployment_storage
 
 LAYOUT = {"grid": {"video_sources": ["*"]}}
@@ -300,7 +300,7 @@ def test_a_selection_that_matches_nothing_names_the_rooms_tracks(server, room):
     comp = client.video.v1.compositions.create(
         room_sid=room_sid, video_layout={"grid": {"video_sources": ["nobody*"]}}, audio_sources=["nobody*"]
     )
-    compose_pending(server.db, storage)
+    run_composition(server.db, storage, comp.sid, "test")  # this one only, not the module's queue
     with server.db.session() as session:
         message = session.get(Composition, comp.sid).error_message
     assert "selects no video or audio recording" in message and "its tracks are" in message
