@@ -249,7 +249,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("%s account %s, auth token %s (`roomreel keys` shows them again)",
                     "created" if created else "using", account.sid, account.auth_token)  # fmt: skip
     else:
-        log.info("account %s (auth token from ROOMREEL_AUTH_TOKEN)", account.sid)
+        log.info("%s account %s (auth token from ROOMREEL_AUTH_TOKEN)",
+                 "created" if created else "using", account.sid)  # fmt: skip
     from pipeline.embedded import EmbeddedWorkers
 
     dispatcher = None
