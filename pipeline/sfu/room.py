@@ -52,6 +52,8 @@ class Room:
         self.admission = asyncio.Lock()  # held by Sfu.join from its checks to admit()
         # Fed by the audio tracks' packet levels (PublishedTrack.on_frame).
         self.speakers = DominantSpeaker(self._speaker_changed)
+        # Participant SID -> the last network quality level (0-5) measured on its connection.
+        self.network_levels: dict[str, int] = {}
         self._arm_timeout(settings.unused_room_timeout)
 
     @property
@@ -110,6 +112,7 @@ class Room:
         draining = [t for t in (*tracks, *participant.unpublished) if t.sinks] if drain else []
         await participant.close(draining=draining)
         self.speakers.forget(participant.sid)
+        self.network_levels.pop(participant.sid, None)
         if not participant.hidden:
             self._tell(lambda s: s.participant_disconnected(participant))
         await self.sfu.participant_left(self, participant)

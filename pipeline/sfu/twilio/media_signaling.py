@@ -1,10 +1,12 @@
 """Twilio's media signaling channels: extra data channels the SDK asks for in `connect`
 (`media_signaling`) and the server opens on the client's peer connection. roomreel offers
-`active_speaker`, which drives the SDK's `room.dominantSpeaker` and `dominantSpeakerChanged`.
+`active_speaker`, which drives the SDK's `room.dominantSpeaker` and `dominantSpeakerChanged`,
+and `network_quality`, which drives `networkQualityLevel` and `networkQualityLevelChanged`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -13,19 +15,19 @@ from aiortc import RTCPeerConnection
 
 log = logging.getLogger("roomreel.twilio")
 ACTIVE_SPEAKER_LABEL = "ms-active-speaker"
+NETWORK_QUALITY_LABEL = "ms-nq"
+LABELS = {"active_speaker": ACTIVE_SPEAKER_LABEL, "network_quality": NETWORK_QUALITY_LABEL}
 
 
-def wants_active_speaker(connect: dict[str, Any]) -> bool:
-    """The SDK asks for it with `dominantSpeaker: true` in its ConnectOptions."""
-    requested = connect.get("media_signaling")
-    return isinstance(requested, dict) and "active_speaker" in requested
+def requested(connect: dict[str, Any]) -> set[str]:
+    """The channels of LABELS the SDK asked for (`dominantSpeaker: true`, `networkQuality`)."""
+    asked = connect.get("media_signaling")
+    return {name for name in LABELS if isinstance(asked, dict) and name in asked}
 
 
-def offered(active_speaker: bool) -> dict[str, Any]:
+def offered(channels: set[str]) -> dict[str, Any]:
     """The `media_signaling` of `connected`: the channels the client should wait for."""
-    if not active_speaker:
-        return {}
-    return {"active_speaker": {"transport": {"type": "data-channel", "label": ACTIVE_SPEAKER_LABEL}}}
+    return {name: {"transport": {"type": "data-channel", "label": LABELS[name]}} for name in sorted(channels)}
 
 
 class ActiveSpeakerChannel:
@@ -56,3 +58,43 @@ class ActiveSpeakerChannel:
                 self.channel.send(json.dumps({"type": "active_speaker", "participant": self.current}))
             except Exception as exc:  # the channel closed under us; the client is leaving
                 log.debug("active speaker not sent: %s", exc)
+
+
+class NetworkQualityChannel:
+    """Answers each of the client's `network_quality` inputs with its own level (0-5, measured
+    by the server on its connection) and, when it asks, the other participants' levels."""
+
+    def __init__(self, pc: RTCPeerConnection, participant: Any) -> None:
+        from pipeline.sfu.network_quality import QualityMeter
+
+        self.pc = pc
+        self.participant = participant
+        self.meter = QualityMeter()
+        self.channel = pc.createDataChannel(NETWORK_QUALITY_LABEL)
+        self.channel.on("message", self._on_message)
+
+    def _on_message(self, message: Any) -> None:
+        try:
+            body = json.loads(message)
+        except (ValueError, TypeError):
+            return
+        if isinstance(body, dict) and body.get("type") == "network_quality":
+            asyncio.ensure_future(self._answer(body))
+
+    async def _answer(self, body: dict[str, Any]) -> None:
+        room = self.participant.room
+        try:
+            level = await self.meter.measure(self.pc)
+        except Exception as exc:  # statistics of a connection closing under us
+            log.debug("network quality not measured: %s", exc)
+            return
+        room.network_levels[self.participant.sid] = level
+        remotes = []
+        if body.get("remoteReportLevel"):
+            remotes = [
+                {"sid": sid, "level": value}
+                for sid, value in room.network_levels.items()
+                if sid != self.participant.sid and sid in room.participants
+            ]
+        if self.channel.readyState == "open":
+            self.channel.send(json.dumps({"type": "network_quality", "local": level, "remotes": remotes}))

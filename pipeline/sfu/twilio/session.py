@@ -41,7 +41,7 @@ from ..sfu import Sfu
 from ..subscription import Subscription
 from ..turn import ice_servers
 from . import sdp as sdp_text
-from .media_signaling import ActiveSpeakerChannel, offered, wants_active_speaker
+from .media_signaling import ActiveSpeakerChannel, NetworkQualityChannel, offered, requested
 from .tcmp import TcmpConnection
 
 log = logging.getLogger("roomreel.twilio")
@@ -172,8 +172,9 @@ class TwilioNegotiator:
         self._negotiate = asyncio.Event()
         self._ready = asyncio.Event()  # the client's first offer is answered
         self._announced: set[str] = set()  # track ids told `ready`
-        self.active_speaker = wants_active_speaker(connect)
+        self.channels = requested(connect)
         self.speaker_channel: ActiveSpeakerChannel | None = None
+        self.quality_channel: NetworkQualityChannel | None = None
         self.pc.on("datachannel", lambda channel: asyncio.get_running_loop().call_soon(self.start_tracks))
         self._loop = asyncio.ensure_future(self._offers())
 
@@ -211,7 +212,7 @@ class TwilioNegotiator:
             "published": self._published(),
             "subscribed": {"revision": 1, "tracks": []},
             "recording": {"revision": 1, "is_recording": False},
-            "media_signaling": offered(self.active_speaker),
+            "media_signaling": offered(self.channels),
         }
         if answer is not None:
             message["peer_connections"] = [
@@ -460,9 +461,12 @@ class TwilioNegotiator:
         if self.pc.connectionState == "connected":
             connected.set()
         await connected.wait()
-        if self.active_speaker and self.speaker_channel is None:
-            # Opened by the server on the client's connection; the offer below negotiates it.
+        # Opened by the server on the client's connection; the offer below negotiates them.
+        if "active_speaker" in self.channels and self.speaker_channel is None:
             self.speaker_channel = ActiveSpeakerChannel(self.pc, participant.room.speakers.current)
+            self._negotiate.set()
+        if "network_quality" in self.channels and self.quality_channel is None:
+            self.quality_channel = NetworkQualityChannel(self.pc, participant)
             self._negotiate.set()
         while not participant.closed:
             await self._negotiate.wait()

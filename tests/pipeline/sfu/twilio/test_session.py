@@ -287,3 +287,27 @@ def test_an_app_with_typical_options_joins_and_plays(live, browser):
     wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's video to play at bob")
     for page in (alice, bob):
         page.evaluate("() => window.tv.leave()")
+
+
+def test_network_quality_levels_reach_the_sdk(live, browser):
+    """`networkQuality` asks for the network_quality channel; each input the SDK sends is answered
+    with its level (measured on the server's side of its connection) and the others'."""
+    alice, bob = browser.page(), browser.page()
+    for page, identity in ((alice, "alice"), (bob, "bob")):
+        joined = connect(
+            page,
+            live.token(identity, "sdk-quality"),
+            name="sdk-quality",
+            networkQuality={"local": 1, "remote": 1},
+        )
+        assert joined["ok"], joined
+    level = "() => window.room.localParticipant.networkQualityLevel"
+    wait_for(lambda: alice.evaluate(level) is not None, 20, "alice's network quality level")
+    assert 0 <= alice.evaluate(level) <= 5
+    remote = "() => [...window.room.participants.values()].map((p) => p.networkQualityLevel)"
+    wait_for(lambda: bob.evaluate(remote) == [alice.evaluate(level)] or bob.evaluate(remote)[0] is not None,
+             20, "alice's level as bob sees it")  # fmt: skip
+    # Loopback loses nothing: the best level.
+    assert alice.evaluate(level) == 5 and bob.evaluate(remote)[0] == 5
+    for page in (alice, bob):
+        page.evaluate("() => window.tv.leave()")
