@@ -37,9 +37,24 @@ function watchParticipant(participant) {
   participant.on("trackEnabled", (publication) => note("trackEnabled", {sid: publication.trackSid, participant: participant.identity}));
   participant.on("trackUnpublished", (publication) => note("trackUnpublished", {sid: publication.trackSid, participant: participant.identity}));
 }
+// A camera of one flat colour (a canvas), so a composition shows whose picture is where.
+function colourCamera(rgb) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 640; canvas.height = 480;
+  const context = canvas.getContext("2d");
+  const paint = () => { context.fillStyle = `rgb(${rgb.join(",")})`; context.fillRect(0, 0, 640, 480); };
+  paint();
+  setInterval(paint, 33);  // a canvas stream sends frames only when the canvas is drawn
+  return canvas.captureStream(30).getVideoTracks()[0];
+}
 window.tv = {
   async connect(token, options) {
     const wsServer = location.origin.replace(/^http/, "ws") + "/signaling";
+    if (options && options.colour) {
+      const audio = await Twilio.Video.createLocalAudioTrack();
+      options = {...options, tracks: [audio, new Twilio.Video.LocalVideoTrack(colourCamera(options.colour))]};
+      delete options.colour;
+    }
     try {
       const room = await Twilio.Video.connect(token, {wsServer, insights: false, ...options});
       window.room = room;

@@ -311,3 +311,65 @@ def test_network_quality_levels_reach_the_sdk(live, browser):
     assert alice.evaluate(level) == 5 and bob.evaluate(remote)[0] == 5
     for page in (alice, bob):
         page.evaluate("() => window.tv.leave()")
+
+
+def test_three_sdk_participants_are_recorded_and_composed_in_their_colours(live, browser, tmp_path):
+    from pipeline.embedded import compose_pending
+    from pipeline.signing_key import deployment_storage
+    from tests.media_checks import colour, streams, video_frames
+
+    client = live.client()
+    room = client.video.v1.rooms.create(
+        unique_name="sdk-composed", record_participants_on_connect=True, unused_room_timeout=60
+    )
+    colours = {"red": (220, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 220)}
+    pages = []
+    for identity, rgb in colours.items():
+        page = browser.page()
+        joined = connect(page, live.token(identity, "sdk-composed"), name="sdk-composed", colour=list(rgb))
+        assert joined["ok"], joined
+        pages.append(page)
+    wait_for(lambda: all(frames(pages[0], who) > 30 for who in ("green", "blue")), 20, "everyone's video")
+    pages[0].wait_for_timeout(3000)  # three more seconds of everyone together in the recordings
+    for page in pages:
+        page.evaluate("() => window.tv.leave()")
+    client.video.v1.rooms(room.sid).update(status="completed")
+    recordings = wait_for(
+        lambda: (rs := client.video.v1.rooms(room.sid).recordings.list())
+        and all(r.status == "completed" for r in rs)
+        and rs,
+        60,
+        "six completed recordings",
+    )
+    assert sorted(r.type for r in recordings) == ["audio"] * 3 + ["video"] * 3
+    composition = client.video.v1.compositions.create(
+        room_sid=room.sid, video_layout={"grid": {"video_sources": ["*"]}}, audio_sources=["*"],
+        resolution="1280x720", format="mp4",
+    )  # fmt: skip
+    storage = deployment_storage(live.settings, live.db, live.base)
+    compose_pending(live.db, storage)
+    done = client.video.v1.compositions(composition.sid).fetch()
+    assert done.status == "completed", done.status
+    path = storage.get_file(f"compositions/{live.account_sid}/{composition.sid}.mp4", tmp_path / "out.mp4")
+    info = streams(path)
+    assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", "aac", 1280, 720)
+    # Everyone is there 2 s before the end: three cells of the 2x2 grid hold the three colours.
+    img = next(img for t, img in reversed(video_frames(path)) if t <= info.duration - 2.0)
+    found = [colour(img, x, y) for x, y in ((320, 180), (960, 180), (320, 540), (960, 540))]
+    # The browser's capture and the codec stretch saturation a little (measured (215, 6, 29) for
+    # (220, 40, 40)): each cell is judged by its dominant channel, clearly ahead of the others.
+    dominant = sorted(max(range(3), key=lambda c: f[c]) for f in found if max(f) - sorted(f)[1] > 100)
+    assert dominant == [0, 1, 2], found
+
+
+def test_an_h264_room_plays_between_sdk_participants(live, browser):
+    live.client().video.v1.rooms.create(unique_name="sdk-h264", video_codecs=["H264"], unused_room_timeout=60)
+    alice, bob = browser.page(), browser.page()
+    for page, identity in ((alice, "alice"), (bob, "bob")):
+        joined = connect(page, live.token(identity, "sdk-h264"), name="sdk-h264",
+                         preferredVideoCodecs=["H264"])  # fmt: skip
+        assert joined["ok"], joined
+    wait_for(lambda: frames(alice, "bob") > 10, 20, "bob's H.264 video to play at alice")
+    wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's H.264 video to play at bob")
+    for page in (alice, bob):
+        page.evaluate("() => window.tv.leave()")
