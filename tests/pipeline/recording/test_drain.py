@@ -13,26 +13,35 @@ from pipeline.client.synthetic_tracks import MediaClock, ToneAudioTrack
 from tests.pipeline.sfu.conftest import join, leave_all
 from tests.waiting import wait_for
 
-LATE = 0.3  # seconds every RTP packet of the publisher is held back
+# Seconds every RTP packet of the publisher is held back: 10 Opus packets, all lost without the
+# drain (the assertion allows 3), and 0.3 s of margin inside the recorder's 0.5 s DRAIN_GRACE for
+# a loaded machine to get them through the loop, the socket and the server.
+LATE = 0.2
 
 
 def hold_back(client, name: str) -> dict[str, int]:
     """Send the client's RTP for `name` LATE seconds late (order kept), counting the packets
-    handed to the network."""
+    handed to the network ("packets") and those actually sent, LATE later ("delivered")."""
     transceiver = client.local[name]["transceiver"]
     opus = next(c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "audio/opus")
     transport = transceiver.sender.transport
     send = transport._send_rtp
-    sent = {"packets": 0}
+    sent = {"packets": 0, "delivered": 0}
     loop = asyncio.get_running_loop()
+
+    async def send_late(data: bytes, counted: bool) -> None:
+        await send(data)
+        if counted:
+            sent["delivered"] += 1
 
     async def late(data: bytes) -> None:
         if is_rtcp(data):
             await send(data)
             return
-        if data[1] & 0x7F == opus:
+        counted = data[1] & 0x7F == opus
+        if counted:
             sent["packets"] += 1
-        loop.call_later(LATE, lambda: asyncio.ensure_future(send(data)))
+        loop.call_later(LATE, lambda: asyncio.ensure_future(send_late(data, counted)))
 
     transport._send_rtp = late
     return sent
@@ -47,21 +56,27 @@ def test_packets_behind_the_unpublish_or_leave_are_recorded(live, tmp_path, endi
         alice = await join(live, "alice", room.unique_name)
         await alice.publish(ToneAudioTrack(440.0, MediaClock()), "microphone")
         sent = hold_back(alice, "microphone")
-        await asyncio.sleep(2.0)
+        await alice.wait_until(lambda: sent["packets"] >= 75, timeout=30)  # 1.5 s of Opus
         handed = sent["packets"]  # sent before the track ends; all of it should be recorded
+
+        async def all_handed_sent() -> None:
+            # Every packet handed before the end has left (LATE after it), so closing the
+            # connection now loses none on the client's side.
+            await alice.wait_until(lambda: sent["delivered"] >= handed, timeout=30)
+
         if ending == "unpublish":
             await alice.unpublish("microphone")
-            await asyncio.sleep(LATE + 0.3)
+            await all_handed_sent()
             await leave_all(alice)
         elif ending == "unpublish-then-leave":
             await alice.unpublish("microphone")
             await alice._send({"type": "leave"})  # the connection must stay for the drain
-            await asyncio.sleep(LATE + 0.3)
+            await all_handed_sent()
             await leave_all(alice)
         else:
             # The leave message overtakes packets still on the wire (the connection closes after).
             await alice._send({"type": "leave"})
-            await asyncio.sleep(LATE + 0.3)
+            await all_handed_sent()
             await leave_all(alice)
         return handed
 
