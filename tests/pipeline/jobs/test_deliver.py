@@ -32,13 +32,15 @@ def db(database_url):
 
 @pytest.fixture
 def slow_endpoint():
+    """An endpoint that answers only once `answer` is set (or after 30 s)."""
     hits: list[float] = []
+    answer = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers.get("content-length", 0)))
             hits.append(time.time())
-            time.sleep(0.5)  # still answering while the other workers try
+            answer.wait(30)  # still answering while the other workers try
             self.send_response(204)
             self.end_headers()
 
@@ -47,7 +49,8 @@ def slow_endpoint():
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/cb", hits
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/cb", hits, answer
+    answer.set()
     httpd.shutdown()
 
 
@@ -59,12 +62,15 @@ def _delivery(db: Database, url: str) -> int:
 
 
 def test_four_workers_sending_one_callback_post_it_once(db, slow_endpoint):
-    url, hits = slow_endpoint
+    url, hits, answer = slow_endpoint
     delivery_id = _delivery(db, url)
     results: list[str] = []
     workers = [threading.Thread(target=lambda: results.append(deliver(db, delivery_id))) for _ in range(4)]
     for worker in workers:
         worker.start()
+    # The endpoint answers only once the other three workers have found the delivery taken.
+    wait_for(lambda: len(results) == 3, timeout=30, what="three workers finding the delivery sending")
+    answer.set()
     for worker in workers:
         worker.join(30)
     assert len(hits) == 1
@@ -73,7 +79,8 @@ def test_four_workers_sending_one_callback_post_it_once(db, slow_endpoint):
 
 
 def test_a_delivery_left_sending_by_a_dead_worker_goes_out_after_its_lease(db, slow_endpoint):
-    url, hits = slow_endpoint
+    url, hits, answer = slow_endpoint
+    answer.set()  # one worker at a time here: no need to hold the answer
     delivery_id = _delivery(db, url)
     with db.session() as session:
         row = session.get(CallbackDelivery, delivery_id)
