@@ -33,6 +33,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+# twilio-video.js evaluates a string (a global-object shim), which default-src alone forbids:
+# only the quickstart page, which runs that SDK, allows it.
+SDK_PAGE_POLICY = CONTENT_SECURITY_POLICY + "; script-src 'self' 'unsafe-eval'"
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

@@ -7,12 +7,16 @@ ROOMREEL_DEV_TOKENS=1, from `/dev/token`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
-from .errors import not_found
+from pipeline.error_codes import NOT_FOUND
+
+from .browser_policy import SDK_PAGE_POLICY
+from .errors import ApiError, not_found
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -21,6 +25,7 @@ ASSETS = {
     "room.css": "text/css",
     "dashboard.js": "text/javascript",
     "dashboard.css": "text/css",
+    "quickstart.js": "text/javascript",
 }
 
 
@@ -33,6 +38,28 @@ async def home() -> RedirectResponse:
 @router.get("/rooms/{name}")
 async def room_page(name: str) -> FileResponse:
     return FileResponse(STATIC / "room.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/quickstart")
+async def quickstart_page() -> FileResponse:
+    """Twilio's quickstart app on the real twilio-video.js, pointed at this server."""
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": SDK_PAGE_POLICY}
+    return FileResponse(STATIC / "quickstart.html", media_type="text/html", headers=headers)
+
+
+@router.get("/quickstart/twilio-video.min.js")
+async def quickstart_sdk() -> FileResponse:
+    """The SDK the quickstart loads: the operator's copy of the npm package's
+    dist/twilio-video.min.js (BSD-3-Clause), named by ROOMREEL_TWILIO_VIDEO_JS."""
+    path = os.environ.get("ROOMREEL_TWILIO_VIDEO_JS", "")
+    if not path or not Path(path).is_file():
+        raise ApiError(
+            404,
+            NOT_FOUND,
+            "twilio-video.min.js is not configured: run `npm pack twilio-video@2.36.0`, unpack it, and set "
+            "ROOMREEL_TWILIO_VIDEO_JS to its package/dist/twilio-video.min.js",
+        )
+    return FileResponse(path, media_type="text/javascript")
 
 
 @router.get("/static/{filename}")
