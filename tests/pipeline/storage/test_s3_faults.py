@@ -2,7 +2,6 @@
 composition with a clear reason and keeps the rendered file for the retry."""
 
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -10,6 +9,7 @@ import pytest
 
 from pipeline.storage import StorageError
 from pipeline.storage.s3 import S3Storage
+from tests.waiting import wait_for
 
 
 class FaultyProxy:
@@ -20,6 +20,7 @@ class FaultyProxy:
         self.mode = "pass"
         self.remaining = 0
         self.failures = 0
+        self.hung_up = 0  # timed-out requests the client gave up on
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,7 +38,14 @@ class FaultyProxy:
                     self.wfile.write(payload)
                     return
                 if mode == "timeout":
-                    time.sleep(2.5)  # longer than the client's read timeout
+                    # No answer until the client gives up on its read timeout and hangs up
+                    # (the read sees its close), however late it gets there; 30 s at most.
+                    self.connection.settimeout(30)
+                    try:
+                        if self.connection.recv(1) == b"":
+                            proxy.hung_up += 1
+                    except OSError:
+                        pass
                     self.close_connection = True
                     return
                 headers = {
@@ -108,6 +116,9 @@ def test_uploads_retry_through_transient_faults(proxy, bucket, tmp_path, mode):
     proxy.fail(mode, 3)
     assert storage.put_file("a/b.bin", source) == 200_000
     assert proxy.failures == 3
+    if mode == "timeout":
+        # each one a read timeout on the client's side (its close may reach us a little later)
+        wait_for(lambda: proxy.hung_up == 3, timeout=10, what="the client hanging up thrice")
     assert storage.get_file("a/b.bin", tmp_path / "back.bin").read_bytes() == source.read_bytes()
 
 
