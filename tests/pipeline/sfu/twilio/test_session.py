@@ -335,9 +335,11 @@ def test_three_sdk_participants_are_recorded_and_composed_in_their_colours(live,
         page.evaluate("() => window.tv.leave()")
     client.video.v1.rooms(room.sid).update(status="completed")
     recordings = wait_for(
-        lambda: (rs := client.video.v1.rooms(room.sid).recordings.list())
-        and all(r.status == "completed" for r in rs)
-        and rs,
+        lambda: (
+            (rs := client.video.v1.rooms(room.sid).recordings.list())
+            and all(r.status == "completed" for r in rs)
+            and rs
+        ),
         60,
         "six completed recordings",
     )
@@ -373,3 +375,23 @@ def test_an_h264_room_plays_between_sdk_participants(live, browser):
     wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's H.264 video to play at bob")
     for page in (alice, bob):
         page.evaluate("() => window.tv.leave()")
+
+
+def test_an_sdk_participant_and_the_browser_page_see_each_other(live, browser):
+    """twilio-video.js (one connection, Twilio's signaling) and roomreel's own page (two
+    connections, /v1/signal) in one room."""
+    from tests.pipeline.sfu.test_chromium import PAGE_CONFIG
+
+    sdk = browser.page()
+    assert connect(sdk, live.token("alice", "sdk-and-page"), name="sdk-and-page")["ok"]
+    context = browser.browser.new_context(bypass_csp=True)
+    context.add_init_script(PAGE_CONFIG)
+    page = context.new_page()
+    page.goto(f"{live.base}/rooms/sdk-and-page?identity=bob&token={live.token('bob', 'sdk-and-page')}")
+    page.wait_for_function("window.roomreel.status === 'joined' && !!window.roomreel.published.camera",
+                           timeout=20_000)  # fmt: skip
+    wait_for(lambda: frames(sdk, "bob") > 10, 20, "the page's video to play in the SDK")
+    decoded = "() => window.roomreel.stats().then((s) => s.inbound.filter((x) => x.identity === 'alice' && x.kind === 'video').map((x) => x.framesDecoded))"
+    wait_for(lambda: any(n > 10 for n in page.evaluate(decoded)), 20, "the SDK's video to play in the page")
+    sdk.evaluate("() => window.tv.leave()")
+    context.close()
