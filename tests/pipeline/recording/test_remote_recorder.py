@@ -38,15 +38,12 @@ def test_external_recorder_records_the_room_and_the_hook_composes_it(tmp_path):
             alice = await join(live, "alice", "isolated")
             # The recorder is a process of its own: on a loaded machine it starts in seconds.
             sfu_room = live.app.state.sfu.rooms[room.sid]
-            for _ in range(300):
-                if any(p.hidden for p in sfu_room.participants.values()):
-                    break
-                await asyncio.sleep(0.1)
+            await alice.wait_until(lambda: any(p.hidden for p in sfu_room.participants.values()), timeout=30)
             seen = [p["identity"] for p in alice.participants.values()]
             bob = await join(live, "bob", "isolated")
             await publish_av(alice, (220, 40, 40))
             await publish_av(bob, (40, 200, 60))
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(3.0)  # media must flow: each recording lasts 2 s or more
             await asyncio.to_thread(twilio.video.v1.rooms(room.sid).update, status="completed")
             out, err = await asyncio.wait_for(recorder.communicate(), 60)
             await leave_all(alice, bob)
