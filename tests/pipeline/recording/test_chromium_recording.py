@@ -28,7 +28,7 @@ async def chromium_in_room(live, room: str, directory, seconds: float) -> None:
             await page.goto(f"{live.base}/rooms/{room}?identity=chromium&token={token}")
             joined = "window.roomreel.status === 'joined' && !!window.roomreel.published.microphone"
             await page.wait_for_function(joined, timeout=15_000)
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(seconds)  # media must flow: the recordings last this long
         finally:
             await context.close()
 

@@ -46,6 +46,7 @@ def test_killed_recorder_recovers_every_track_to_within_a_second(tmp_path):
                 await client.publish(ColourVideoTrack(colour, clock), "camera")
                 await client.publish(ToneAudioTrack(440, clock), "microphone")
                 clients.append(client)
+            # Media must flow for a while: the recordings recovered after the kill last 3 s or more.
             await asyncio.sleep(4)
             server.proc.send_signal(signal.SIGKILL)
             killed = time.time()

@@ -50,6 +50,9 @@ def recorded(live, tmp_path_factory):
             client.clock = clock  # the re-published camera keeps flashing with this microphone
             return client
 
+        # A scene on the clock: each step lasts so long for the composition to show it (colours,
+        # black while disabled, a re-published camera) over enough frames; the assertions use the
+        # times stamped here, not these durations, so a late step only shifts what is checked.
         alice = await person("alice", RED, 300, 1.0)
         await asyncio.sleep(1.5)
         bob = await person("bob", GREEN, 500, 1.6)
