@@ -1,0 +1,119 @@
+"""The SFU's CPU per forwarded stream with twilio-video.js subscribers against /v1/signal ones.
+
+`roomreel serve` runs in its own process; one `roomreel bot` publishes a pre-encoded 720p VP8
+clip (about 2.5 Mbps, never re-encoded) with no audio. Then, alternately, N subscribers of each
+kind join, receive for a steady window and leave:
+- `/v1/signal`: N `roomreel bot` processes that publish nothing and receive without decoding;
+- twilio-video.js: N pages of the real SDK (npm 2.36.0) in one headless Chromium, connected
+  with no local tracks, receiving the video (Chromium decodes it; the SFU's work is the same).
+The server's CPU-seconds per media-second over each window, divided by N, is the cost per
+forwarded stream. Target: SDK within 10 % of /v1/signal. On one 2-core machine the Chromium
+that decodes the SDK pages' video competes with the server for the CPU (the bots do not decode
+and run at nice 19), so run the browser on another machine for a fair figure.
+
+    python bench/twilio_sdk_cpu.py [--subscribers 3] [--seconds 10] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.recorder import WARMUP, encode_clip  # noqa: E402
+from bench.sfu import bot  # noqa: E402
+from tests.live_server import ServeProcess  # noqa: E402
+from tests.pipeline.sfu.twilio.sdk_browser import SdkBrowser, connect  # noqa: E402
+
+ROOM = "cpu"
+
+
+def window(server: psutil.Process, seconds: float) -> float:
+    """CPU-seconds per second of the server over `seconds` of wall time."""
+    before = server.cpu_times()
+    time.sleep(seconds)
+    after = server.cpu_times()
+    return (after.user + after.system - before.user - before.system) / seconds
+
+
+def with_bots(serve: ServeProcess, proc: psutil.Process, n: int, seconds: float) -> float:
+    bots = [
+        bot(serve.base, serve.token(f"sub{i}", ROOM), ROOM, f"sub{i}", seconds + WARMUP + 5, "none")
+        for i in range(n)
+    ]
+    try:
+        time.sleep(WARMUP)
+        return window(proc, seconds)
+    finally:
+        for b in bots:
+            b.terminate()
+            b.wait(30)
+
+
+def with_sdk(serve: ServeProcess, browser: SdkBrowser, proc: psutil.Process, n: int, seconds: float) -> float:
+    pages = []
+    try:
+        for i in range(n):
+            page = browser.page()
+            joined = connect(page, serve.token(f"sdk{i}", ROOM), name=ROOM, audio=False, video=False)
+            if not joined.get("ok"):
+                raise SystemExit(f"the SDK could not join: {joined}")
+            pages.append(page)
+        time.sleep(WARMUP)
+        return window(proc, seconds)
+    finally:
+        for page in pages:
+            page.evaluate("() => window.tv.leave()")
+            page.context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="roomreel-bench-"))
+    clip = encode_clip(work / "clip.webm")
+    serve = ServeProcess.prepare(work / "data")
+    serve.start()
+    browser = SdkBrowser(serve.base)
+    total = args.rounds * 2 * (args.seconds + WARMUP + 10)
+    publisher = bot(serve.base, serve.token("publisher", ROOM), ROOM, "publisher", total + 60, str(clip))
+    try:
+        proc = psutil.Process(serve.proc.pid)
+        time.sleep(WARMUP)
+        idle = window(proc, 3.0)
+        results: dict[str, list[float]] = {"/v1/signal": [], "twilio-video.js": []}
+        for n in range(args.rounds):
+            for kind in (
+                ("/v1/signal", "twilio-video.js") if n % 2 == 0 else ("twilio-video.js", "/v1/signal")
+            ):
+                if kind == "/v1/signal":
+                    used = with_bots(serve, proc, args.subscribers, args.seconds)
+                else:
+                    used = with_sdk(serve, browser, proc, args.subscribers, args.seconds)
+                results[kind].append((used - idle) / args.subscribers)
+        print(f"publisher only: {idle:.4f} CPU-s/s (ingest and fixed costs)")
+        for kind, values in results.items():
+            print(f"{kind:16} {statistics.median(values):.4f} CPU-s/s per forwarded 720p stream "
+                  f"(rounds: {', '.join(f'{v:.4f}' for v in values)})")  # fmt: skip
+        sdk, ours = (statistics.median(results[k]) for k in ("twilio-video.js", "/v1/signal"))
+        print(f"ratio twilio-video.js / /v1/signal: {sdk / ours:.3f} (target within 10 %)")
+    finally:
+        publisher.terminate()
+        publisher.wait(30)
+        browser.close()
+        serve.stop()
+
+
+if __name__ == "__main__":
+    main()
