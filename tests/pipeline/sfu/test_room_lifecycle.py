@@ -56,14 +56,25 @@ def test_a_room_reports_each_step_and_ends_after_its_empty_timeout(live, receive
         unique_name="steps", empty_room_timeout=1, status_callback=receiver.url
     )
 
+    async def reported(name: str) -> None:
+        """Until the room's status callback has had `name` (the server acted on the message)."""
+
+        async def poll() -> None:
+            while name not in [
+                e["StatusCallbackEvent"] for e in await asyncio.to_thread(events, live, receiver, room.sid)
+            ]:
+                await asyncio.sleep(0.2)
+
+        await asyncio.wait_for(poll(), 20)
+
     async def scenario():
         alice = await join(live, "alice", "steps")
         await publish_av(alice, (0, 0, 200))
-        await asyncio.sleep(1.2)  # for a ParticipantDuration of at least a second
+        await asyncio.sleep(1.2)  # the clock must pass: a ParticipantDuration of at least a second
         await alice.set_enabled("camera", False)
-        await asyncio.sleep(0.3)
+        await reported("track-disabled")
         await alice.set_enabled("camera", True)
-        await asyncio.sleep(0.3)
+        await reported("track-enabled")
         await alice.leave()
         return alice.sid
 
@@ -118,7 +129,7 @@ def test_a_recorded_track_reports_recording_started_and_completed(live, receiver
     async def scenario():
         alice = await join(live, "alice", "recorded-steps")
         await alice.publish(ToneAudioTrack(440.0, MediaClock()), "microphone")
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # media must flow: a recording of a second or more
         await alice.leave()
         return alice.sid
 
