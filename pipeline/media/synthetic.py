@@ -47,6 +47,9 @@ class Participant:
     textured: bool = False
     # Stretches of room time in which the tone sounds (talk turns); None: the whole time.
     speech: list[tuple[float, float]] | None = None
+    # A screen share: a still slide (text-like bars on `color`) that changes every this many
+    # seconds; 0 is a camera.
+    slides_every: float = 0.0
 
     @property
     def participant_sid(self) -> str:
@@ -56,6 +59,16 @@ class Participant:
 def _solid(color: tuple[int, int, int], size: tuple[int, int]) -> np.ndarray:
     rgb = np.empty((size[1], size[0], 3), np.uint8)
     rgb[:] = color
+    return rgb
+
+
+def _slide(color: tuple[int, int, int], size: tuple[int, int], index: int) -> np.ndarray:
+    rgb = _solid(color, size)
+    rng = np.random.default_rng(index)
+    line = max(4, size[1] // 30)
+    for row in range(2 * line, size[1] - 2 * line, 2 * line):
+        width = int(size[0] * rng.uniform(0.3, 0.9))
+        rgb[row : row + line, size[0] // 10 : size[0] // 10 + width] = (40, 40, 40)
     return rgb
 
 
@@ -87,6 +100,11 @@ def _video_frames(p: Participant, fps: int):
             if ("flash", size) not in textures:
                 textures[("flash", size)] = [_solid((255, 255, 255), size)]
             yield t, textures[("flash", size)][0]
+        elif p.slides_every:
+            key = ("slide", int((t - p.join) // p.slides_every), size)
+            if key not in textures:
+                textures[key] = [_slide(p.color, size, key[1])]
+            yield t, textures[key][0]
         elif p.textured:
             if size not in textures:
                 textures[size] = _textures(p.color, size, 30)
