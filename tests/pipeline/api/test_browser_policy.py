@@ -123,6 +123,8 @@ def test_a_form_on_another_site_changes_nothing_in_chromium(server):
                 for _ in range(200):  # both forms answered, or 20 s
                     if len(answers) >= 2:
                         break
+                    # A poll, not a fixed wait: Playwright's sync API delivers the "response"
+                    # events only while it is waiting, which a time.sleep would not do.
                     page.wait_for_timeout(100)
             finally:
                 browser.close()

@@ -133,7 +133,7 @@ def test_an_sdk_participant_is_recorded(live, browser):
     page = browser.page()
     assert connect(page, live.token("alice", "sdk-recorded"), name="sdk-recorded")["ok"]
     wait_for(lambda: page.evaluate("() => window.room.localParticipant.tracks.size") == 2, 10, "publishing")
-    page.wait_for_timeout(3000)
+    page.wait_for_timeout(3000)  # media must flow: the recordings last 2 s or more
     client.video.v1.rooms(room.sid).update(status="completed")
     recordings = client.video.v1.rooms(room.sid).recordings.list()
     assert sorted((r.type, r.container_format, r.status) for r in recordings) == [
