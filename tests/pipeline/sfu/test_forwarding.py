@@ -94,7 +94,10 @@ def test_late_joiner_starts_on_a_keyframe_within_one_second(live):
     async def scenario():
         alice = await join(live, "alice", "late")
         await publish_av(alice, RED)
-        await asyncio.sleep(3)  # well past the first keyframe: only a PLI brings the next one
+        # Well past the first keyframe (a second of frames at the SFU): the encoder's next one is
+        # thousands of frames away, so only a PLI brings one to the late joiner.
+        room = live.app.state.sfu.rooms[alice.room_sid]
+        await alice.wait_until(lambda: any(t.kind == "video" and t.frames >= 15 for t in room.tracks()), 30)
         bob = await join(live, "bob", "late", decode=False)
         joined = time.time()
         await bob.wait_until(lambda: any(t.kind == "video" and t.frames for t in bob.remote.values()), 5)
@@ -116,9 +119,9 @@ def test_disabling_a_track_stops_its_frames_and_enabling_resumes_them(live):
         video = next(t for t in bob.remote.values() if t.kind == "video")
         await alice.set_enabled("camera", False)
         await bob.wait_until(lambda: not video.enabled)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # frames already in flight when it was disabled arrive
         paused_at = video.frames
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # the time must pass: no frames come in it
         during = video.frames - paused_at
         await alice.set_enabled("camera", True)
         await bob.wait_until(lambda: video.enabled)
@@ -160,7 +163,7 @@ def test_data_tracks_are_relayed(live):
         await alice.wait_until(lambda: channel.readyState == "open")
         await bob.wait_until(lambda: any(t.kind == "data" for t in bob.remote.values()))
         track = next(t for t in bob.remote.values() if t.kind == "data")
-        for i in range(20):
+        for i in range(20):  # until one arrives (a poll: the first may go before bob listens)
             channel.send(f"hello {i}")
             await asyncio.sleep(0.1)
             if track.messages:
@@ -180,7 +183,8 @@ def test_a_late_joiner_receives_every_track_of_every_publisher(live):
         alice, bob = await join(live, "alice", "late-many"), await join(live, "bob", "late-many")
         await publish_av(alice, RED)
         await publish_av(bob, GREEN)
-        await asyncio.sleep(0.5)
+        room = live.app.state.sfu.rooms[alice.room_sid]  # all four tracks flowing before carol joins
+        await alice.wait_until(lambda: len(room.tracks()) == 4 and all(t.frames for t in room.tracks()), 30)
         carol = await join(live, "carol", "late-many", decode=False)
         await carol.wait_until(lambda: len([t for t in carol.remote.values() if t.frames > 20]) == 4, 10)
         counts = {(t.identity, t.kind): t.frames for t in carol.remote.values()}
