@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -13,9 +14,15 @@ from tests.pipeline.sfu.conftest import join, leave_all, publish_av
 def test_subscribe_rules_decide_what_a_participant_receives(live):
     twilio = live.client()
 
-    async def frames_grow(track, seconds: float = 1.0) -> bool:
+    async def frames_stop(track, seconds: float = 1.0) -> bool:
         before = track.frames
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # the time must pass: no frame comes in it
+        return track.frames == before
+
+    async def frames_grow(track, timeout: float = 20.0) -> bool:
+        before, deadline = track.frames, time.monotonic() + timeout
+        while track.frames == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         return track.frames > before
 
     async def scenario():
@@ -30,11 +37,11 @@ def test_subscribe_rules_decide_what_a_participant_receives(live):
         audio_only = await asyncio.to_thread(
             bob_rest.subscribe_rules.update, rules=[{"type": "include", "kind": "audio"}]
         )
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # video frames already in flight when it was narrowed arrive
         video = next(t for t in bob.remote.values() if t.kind == "video")
         audio = next(t for t in bob.remote.values() if t.kind == "audio")
-        video_stopped = not await frames_grow(video)
-        audio_flows = await frames_grow(audio, 0.3)
+        video_stopped = await frames_stop(video)
+        audio_flows = await frames_grow(audio)
         narrowed = await asyncio.to_thread(bob_rest.subscribed_tracks.list)
 
         paused_at = video.frames
@@ -78,7 +85,16 @@ def test_a_late_publisher_is_filtered_by_the_rules_already_set(live):
         alice, carol = await join(live, "alice", "late-filter"), await join(live, "carol", "late-filter")
         await publish_av(alice, (0, 200, 0))
         await publish_av(carol, (0, 0, 200))
-        await asyncio.sleep(1.5)
+        # Alice's tracks reach bob, and carol's have flowed into the SFU for a second (at 15 fps):
+        # long enough for them to have reached bob too had the rule not kept them out.
+        room = live.app.state.sfu.rooms[bob.room_sid]
+
+        def flowed() -> bool:
+            carols = [t for t in room.tracks() if t.publisher.identity == "carol"]
+            alices = [t for t in bob.remote.values() if t.identity == "alice" and t.frames]
+            return len(alices) == 2 and len(carols) == 2 and all(t.frames >= 15 for t in carols)
+
+        await bob.wait_until(flowed, 30)
         received = {(t.identity, t.kind) for t in bob.remote.values() if t.frames > 0}
         await leave_all(alice, bob, carol)
         return received
