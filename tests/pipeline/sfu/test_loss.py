@@ -52,7 +52,7 @@ async def watch(live, room: str, drop_factory, seconds: float = 6.0):
     lossy(alice, drop_factory(alice))
     video = next(t for t in bob.remote.values() if t.kind == "video")
     start = len(video.arrivals)
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # media must flow through the loss: frame counts and gaps over this time
     arrivals = video.arrivals[start:]
     track = live.app.state.sfu.rooms[alice.room_sid].participants[alice.sid].tracks["camera"]
     assembler = track.receiver._RTCRtpReceiver__jitter_buffer
@@ -126,7 +126,7 @@ def test_loss_between_sfu_and_subscriber_is_repaired_from_the_forwarding_history
         transport._handle_rtp_data = lossy_receive
         video = next(t for t in bob.remote.values() if t.kind == "video")
         start = len(video.arrivals)
-        await asyncio.sleep(6.0)
+        await asyncio.sleep(6.0)  # media must flow through the loss: frame counts and gaps over 6 s
         arrivals = video.arrivals[start:]
         await leave_all(alice, bob)
         return arrivals, seen

@@ -81,7 +81,7 @@ async def relay_only_chromium(live, room: str, directory) -> list[str]:
             await page.goto(f"{live.base}/rooms/{room}?identity=behind-a-firewall&token={token}&relay=1")
             joined = "window.roomreel.status === 'joined' && !!window.roomreel.published.microphone"
             await page.wait_for_function(joined, timeout=20_000)
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(3.0)  # media must flow: the recordings last 2 s or more
             return await page.evaluate(
                 """async () => {
                   const types = [];
