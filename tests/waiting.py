@@ -17,3 +17,16 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, every: float
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+async def until_quiet(count: Callable[[], int], quiet: float = 0.5, timeout: float = 20.0) -> None:
+    """Until `count()` has not changed for `quiet` seconds (whatever was in flight has arrived),
+    or `timeout` passed: then the caller's own assertion says what kept coming."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if count() != last:
+            last, since = count(), time.monotonic()

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from tests.pipeline.sfu.conftest import join, leave_all, publish_av
+from tests.waiting import until_quiet
 
 RED, GREEN, BLUE = (220, 40, 40), (40, 200, 60), (40, 80, 230)
 
@@ -119,7 +120,7 @@ def test_disabling_a_track_stops_its_frames_and_enabling_resumes_them(live):
         video = next(t for t in bob.remote.values() if t.kind == "video")
         await alice.set_enabled("camera", False)
         await bob.wait_until(lambda: not video.enabled)
-        await asyncio.sleep(0.5)  # frames already in flight when it was disabled arrive
+        await until_quiet(lambda: video.frames)  # frames already in flight when it was disabled arrive
         paused_at = video.frames
         await asyncio.sleep(1.5)  # the time must pass: no frames come in it
         during = video.frames - paused_at

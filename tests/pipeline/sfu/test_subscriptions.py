@@ -9,6 +9,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from tests.pipeline.sfu.conftest import join, leave_all, publish_av
+from tests.waiting import until_quiet
 
 
 def test_subscribe_rules_decide_what_a_participant_receives(live):
@@ -37,8 +38,8 @@ def test_subscribe_rules_decide_what_a_participant_receives(live):
         audio_only = await asyncio.to_thread(
             bob_rest.subscribe_rules.update, rules=[{"type": "include", "kind": "audio"}]
         )
-        await asyncio.sleep(0.5)  # video frames already in flight when it was narrowed arrive
         video = next(t for t in bob.remote.values() if t.kind == "video")
+        await until_quiet(lambda: video.frames)  # video frames already in flight when it was narrowed arrive
         audio = next(t for t in bob.remote.values() if t.kind == "audio")
         video_stopped = await frames_stop(video)
         audio_flows = await frames_grow(audio)
