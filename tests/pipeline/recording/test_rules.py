@@ -47,7 +47,16 @@ def run_room(live, name: str, rules: list | None, during=None) -> list:
         alice, bob = await join(live, "alice", name), await join(live, "bob", name)
         await publish_av(alice, (200, 0, 0))
         await publish_av(bob, (0, 200, 0))
-        await asyncio.sleep(1.5)  # media must flow for a while: each recording needs some to hold
+        # Media must flow for a while, each recording needs some to hold: a second of it from both
+        # publishers at the SFU (50 Opus frames, 15 video frames), however late it starts.
+        sfu_room = live.app.state.sfu.rooms[room.sid]
+        second = {"audio": 50, "video": 15}
+        await alice.wait_until(
+            lambda: (
+                len(sfu_room.tracks()) == 4 and all(t.frames >= second[t.kind] for t in sfu_room.tracks())
+            ),
+            30,
+        )
         if during is not None:
             await during(twilio, room, alice)
         await asyncio.to_thread(twilio.video.v1.rooms(room.sid).update, status="completed")

@@ -129,7 +129,9 @@ def test_a_recorded_track_reports_recording_started_and_completed(live, receiver
     async def scenario():
         alice = await join(live, "alice", "recorded-steps")
         await alice.publish(ToneAudioTrack(440.0, MediaClock()), "microphone")
-        await asyncio.sleep(1.5)  # media must flow: a recording of a second or more
+        # Media must flow: a second of it (50 Opus frames) at the SFU, for a recording that holds some.
+        sfu_room = live.app.state.sfu.rooms[alice.room_sid]
+        await alice.wait_until(lambda: any(t.frames >= 50 for t in sfu_room.tracks()), 30)
         await alice.leave()
         return alice.sid
 
