@@ -43,7 +43,15 @@ def test_external_recorder_records_the_room_and_the_hook_composes_it(tmp_path):
             bob = await join(live, "bob", "isolated")
             await publish_av(alice, (220, 40, 40))
             await publish_av(bob, (40, 200, 60))
-            await asyncio.sleep(3.0)  # media must flow: each recording lasts 2 s or more
+            # Media must flow, each recording lasting 2 s or more: 3 s of it at the SFU (150 Opus
+            # frames, 45 video frames at 15 fps), however late it starts on a loaded machine.
+            enough = {"audio": 150, "video": 45}
+            await alice.wait_until(
+                lambda: (
+                    len(sfu_room.tracks()) == 4 and all(t.frames >= enough[t.kind] for t in sfu_room.tracks())
+                ),
+                30,
+            )
             await asyncio.to_thread(twilio.video.v1.rooms(room.sid).update, status="completed")
             out, err = await asyncio.wait_for(recorder.communicate(), 60)
             await leave_all(alice, bob)
