@@ -16,7 +16,8 @@ CHANNELS = 2
 # A timestamp jump smaller than this is jitter and the samples stay contiguous;
 # a larger one is a real gap (silence) or overlap (dropped).
 JUMP_SAMPLES = SAMPLE_RATE // 50
-QUEUE_CHUNKS = 32
+QUEUE_CHUNKS = 8
+BATCH_SAMPLES = SAMPLE_RATE // 5  # 200 ms
 
 
 class AudioSource(ReaderThread):
@@ -36,21 +37,45 @@ class AudioSource(ReaderThread):
             first = media_origin(container, stream)
             seek_to(container, stream, self.from_room_time - self.start + first)
             position: int | None = None
+            # Samples gathered into one chunk of about BATCH_SAMPLES before they are queued:
+            # a queue hand-off per 20 ms Opus frame, from a dozen readers, kept the compositor's
+            # thread waiting for the GIL.
+            batch: list[np.ndarray] = []
+            batch_at = 0
+            batched = 0
             for frame in container.decode(stream):
                 if frame.time is not None:
                     stamped = round((self.start + frame.time - first) * SAMPLE_RATE)
                     if position is None or abs(stamped - position) > JUMP_SAMPLES:
+                        if batch and not self.put((batch_at, np.concatenate(batch))):
+                            return
+                        batch, batched = [], 0
                         position = stamped
                 if position is None:
                     continue
                 for out in resampler.resample(frame):
                     pcm = out.to_ndarray().reshape(-1, CHANNELS)
-                    if not self.put((position, pcm)):
-                        return
+                    if not batch:
+                        batch_at = position
+                    batch.append(pcm)
+                    batched += len(pcm)
                     position += len(pcm)
+                if batched >= BATCH_SAMPLES:
+                    if not self.put((batch_at, np.concatenate(batch))):
+                        return
+                    batch, batched = [], 0
+            if batch:
+                self.put((batch_at, np.concatenate(batch)))
 
     def read(self, position: int, count: int) -> np.ndarray | None:
         """Samples [position, position + count) of the room timeline; None when all silent."""
+        out = np.zeros((count, CHANNELS), np.float32)
+        return out if self.add_into(out, position) else None
+
+    def add_into(self, out: np.ndarray, position: int) -> bool:
+        """Adds samples [position, position + len(out)) of the room timeline into `out` (the mix
+        of one tick, so no source allocates a block of its own); False when it had none."""
+        count = len(out)
         end = position + count
         while not self._done and (not self._chunks or self._chunks[-1][0] + len(self._chunks[-1][1]) < end):
             item = self.take()
@@ -60,14 +85,13 @@ class AudioSource(ReaderThread):
             self._chunks.append(item)
         while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= position:
             self._chunks.popleft()
-        out: np.ndarray | None = None
+        added = False
         for start, pcm in self._chunks:
             if start >= end:
                 break
             lo, hi = max(start, position), min(start + len(pcm), end)
             if lo >= hi:
                 continue
-            if out is None:
-                out = np.zeros((count, CHANNELS), np.float32)
             out[lo - position : hi - position] += pcm[lo - start : hi - start]
-        return out
+            added = True
+        return added

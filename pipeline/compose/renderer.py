@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from layouts import Plan
 from pipeline.media.manifest import RoomManifest
 from pipeline.media.probe import MediaError, probe_track
@@ -21,7 +23,7 @@ from pipeline.media.probe import MediaError, probe_track
 from .audio_source import CHANNELS, SAMPLE_RATE, AudioSource
 from .canvas import Canvas
 from .errors import ComposeError
-from .mixer import Limiter, mix
+from .mixer import Limiter
 from .output import FORMATS, OutputFile
 from .timeline import IntervalSet, subtract, tile_sizes, visible_spans
 from .video_source import VideoSource
@@ -206,18 +208,16 @@ def _walk(
         if audios:
             target = round((n + 1) * tick * SAMPLE_RATE)
             count = target - samples_done
-            blocks = []
+            mixed = np.zeros((count, CHANNELS), np.float32)
             room_pos = round(room_t * SAMPLE_RATE)
             for sid, source in audios.items():
                 start, end = audio_spans[sid]
                 if t_out + tick <= start or t_out >= end:
                     continue
-                block = source.read(room_pos, count)
+                source.add_into(mixed, room_pos)
                 if source.error and not skip_broken:
                     raise ComposeError(source.error, sid)
-                if block is not None:
-                    blocks.append(block)
-            output.add_audio(limiter.process(mix(blocks, count, CHANNELS)))
+            output.add_audio(limiter.process(mixed))
             samples_done = target
         if progress and (n % report_every == 0 or n == ticks - 1):
             progress((n + 1) * tick, plan.duration)
