@@ -62,7 +62,15 @@ def count(db, status=None):
 
 def test_reprocess_resumes_after_an_interruption(twenty_rooms):
     env, db, _ = twenty_rooms
-    first = subprocess.Popen(reprocess(env), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        reprocess(env),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # A suite started in the background of a non-interactive shell inherits SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt: the run would shrug the interruption off.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for(lambda: count(db, "completed") >= 2, 120, "two compositions")
     # Frozen at once, then interrupted: the interruption lands mid-run however late this test
     # process gets the CPU back (a starved one once let all 20 finish before its SIGINT).
