@@ -23,15 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.compose import FPS, run  # noqa: E402
+from bench.compose_table import roomreel_command  # noqa: E402
 from tests.synthetic_room import COLORS, Participant, make_room  # noqa: E402
 
 TURN = 5.0
-
-
-def compose(room: Path, layout: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "compose", str(room), "--layout", layout,
-            "--audio-sources", "*", "--resolution", "1280x720", "--fps", str(FPS), "--quiet",
-            "--out", str(out)]  # fmt: skip
 
 
 def main() -> None:
@@ -60,7 +55,7 @@ def main() -> None:
                 if layout == "speaker" and n == 0:
                     for cached in room.glob("*.levels.json"):
                         cached.unlink()  # the first speaker run measures the levels
-                elapsed, peak = run(compose(room, layout, work / f"{layout}.mp4"))
+                elapsed, peak = run(roomreel_command(room, layout, work / f"{layout}.mp4"))
                 times[layout].append(elapsed)
                 rss[layout].append(peak)
         for layout in ("grid", "speaker"):

@@ -166,28 +166,36 @@ def _region_visibility(
     visible: list[_Visible] = []
     for cell in sorted({a.cell for a in assignments}):
         holders = [a for a in assignments if a.cell == cell]
-        row, column = divmod(cell, columns)
         times = sorted({t for a in holders for t in (a.source.start, a.source.end)})
         for start, end in zip(times, times[1:]):
             live = [a for a in holders if a.source.start <= start and a.source.end >= end]
             if not live:
                 continue
             winner = min(live, key=lambda a: a.priority)
-            tile = Tile(
-                source=winner.source.sid,
-                region=region.name,
-                cell=cell,
-                x=x0 + column * cell_w,
-                y=y0 + row * cell_h,
-                width=cell_w,
-                height=cell_h,
-                z=region.z_pos,
-            )
+            tile = _cell_tile(region, winner.source.sid, cell, columns, (x0, y0, cell_w, cell_h))
             if visible and visible[-1].tile == tile and visible[-1].end == start:
                 visible[-1] = _Visible(visible[-1].start, end, tile)
             else:
                 visible.append(_Visible(start, end, tile))
     return visible
+
+
+def _cell_tile(
+    region: RegionSpec, sid: str, cell: int, columns: int, grid: tuple[int, int, int, int]
+) -> Tile:
+    """`sid` in cell `cell` of a region's grid (x0, y0, cell width, cell height)."""
+    x0, y0, cell_w, cell_h = grid
+    row, column = divmod(cell, columns)
+    return Tile(
+        source=sid,
+        region=region.name,
+        cell=cell,
+        x=x0 + column * cell_w,
+        y=y0 + row * cell_h,
+        width=cell_w,
+        height=cell_h,
+        z=region.z_pos,
+    )
 
 
 def _speaker_visibility(
@@ -223,17 +231,7 @@ def _speaker_visibility(
         live = [s for s in chosen if s.start <= start and s.end >= end]
         live.sort(key=lambda s: (rank.get(s.participant_sid, len(rank)), normal[s]))
         for cell, source in zip(usable, live[skip:]):
-            row, column = divmod(cell, columns)
-            tile = Tile(
-                source=source.sid,
-                region=region.name,
-                cell=cell,
-                x=x0 + column * cell_w,
-                y=y0 + row * cell_h,
-                width=cell_w,
-                height=cell_h,
-                z=region.z_pos,
-            )
+            tile = _cell_tile(region, source.sid, cell, columns, (x0, y0, cell_w, cell_h))
             before = opened.get(cell)
             if before is not None and before.tile == tile and before.end == start:
                 opened[cell] = _Visible(before.start, end, tile)
