@@ -265,16 +265,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 settings.broker_url.split("@")[-1],
                 error,
             )
-    app = create_app(settings, db, public_url=public, dispatcher=dispatcher)
+    from pipeline.cluster.settings import ClusterSettings
+
+    cluster = ClusterSettings.from_env(
+        settings.data_dir, settings.broker_url, _node_url(args.host, args.port)
+    )
+    app = create_app(settings, db, public_url=public, dispatcher=dispatcher, cluster_settings=cluster)
     workers = (
-        EmbeddedWorkers(db, app.state.services.storage, spool_dir=settings.data_dir / "spool").start()
+        EmbeddedWorkers(
+            db,
+            app.state.services.storage,
+            spool_dir=settings.data_dir / "spool",
+            node_id=cluster.node_id if cluster else None,
+        ).start()
         if settings.broker_url == "memory"
         else None
     )
     try:
         log.info("serving on %s (broker %s); dashboard at %s/dashboard", public,
                  settings.broker_url.split("@")[-1], public)  # fmt: skip
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
+        from pipeline.cluster.drain import DrainingServer
+
+        config = uvicorn.Config(app, log_level="warning", log_config=None)
+        server = DrainingServer(config, app) if cluster is not None else uvicorn.Server(config)
         server.run(sockets=[sock])
     finally:
         if workers:
@@ -282,6 +295,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock.close()
         claim.release()
     return 0
+
+
+def _node_url(host: str, port: int) -> str:
+    """Where the other nodes of a cluster reach this one when ROOMREEL_NODE_URL does not say."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 MAX_TOKEN_LIFETIME = 86400

@@ -102,10 +102,18 @@ class CallbackLanes:
 
 class EmbeddedWorkers:
     def __init__(
-        self, db: Database, storage: Storage, interval: float = 1.0, spool_dir: Path | None = None
+        self,
+        db: Database,
+        storage: Storage,
+        interval: float = 1.0,
+        spool_dir: Path | None = None,
+        node_id: str | None = None,
     ) -> None:
-        """`spool_dir` keeps rendered files until their upload verifies (ROOMREEL_DATA_DIR/spool)."""
+        """`spool_dir` keeps rendered files until their upload verifies (ROOMREEL_DATA_DIR/spool).
+        `node_id`: one of a cluster's nodes, which share the queue with the others."""
         self.db = db
+        self.node_id = node_id
+        self.worker_id = f"embedded-{node_id}" if node_id else "embedded"
         self.storage = storage
         self.spool_dir = spool_dir
         self.interval = interval
@@ -123,7 +131,7 @@ class EmbeddedWorkers:
 
     def _compose(self) -> int:
         release_stale(self.db)  # a render thread that died mid-job stops heartbeating
-        return compose_pending(self.db, self.storage, spool_dir=self.spool_dir)
+        return compose_pending(self.db, self.storage, self.worker_id, spool_dir=self.spool_dir)
 
     def _callbacks(self) -> int:
         self.callbacks.tick()
@@ -140,7 +148,10 @@ class EmbeddedWorkers:
                 self._stop.wait(self.interval)
 
     def start(self) -> EmbeddedWorkers:
-        requeue_orphans(self.db)
+        if self.node_id is None:
+            # Alone, anything `processing` was this process's own. A cluster node must not take
+            # back the others' jobs: `release_stale` does, once their heartbeats stop.
+            requeue_orphans(self.db)
         for thread in self._threads:
             thread.start()
         return self

@@ -148,6 +148,29 @@ def check_api(settings: Settings) -> Check:
     return _timed("api", probe)
 
 
+def check_cluster(settings: Settings, db: Database) -> list[Check]:
+    """One line for the cluster, then one per live node with its load; nothing when alone."""
+    from pipeline.cluster.settings import ClusterSettings
+    from pipeline.cluster.status import describe, live_nodes
+
+    cluster = ClusterSettings.from_env(settings.data_dir, settings.broker_url, settings.public_url)
+    if cluster is None:
+        return []
+    try:
+        nodes = live_nodes(cluster, db)
+    except Exception as exc:  # Redis down, or no schema yet: the other checks say which
+        return [
+            Check("cluster", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        ]
+    serving = [n for n in nodes if not n.draining]
+    cluster_check = Check(
+        "cluster",
+        bool(serving),
+        f"{len(nodes)} live nodes ({len(serving)} taking rooms) on {cluster.redis_url.split('@')[-1]}",
+    )
+    return [cluster_check, *(Check(f"node {n.id}", True, describe(n)) for n in nodes)]
+
+
 def run_checks(settings: Settings) -> list[Check]:
     db = Database(settings.database_url)  # one engine for the schema and the queue checks
     try:
@@ -157,6 +180,7 @@ def run_checks(settings: Settings) -> list[Check]:
             *check_broker(settings),
             check_queue(db),
             check_storage(settings),
+            *check_cluster(settings, db),
         ]
     finally:
         db.engine.dispose()

@@ -52,6 +52,15 @@ def media_signing_key(settings: Settings, db: Database) -> str:
     return settings.secret_key
 
 
+def deployment_fingerprint(db: Database) -> str:
+    """Names this deployment without revealing its key: cluster nodes of one deployment meet
+    under it in Redis, apart from any other deployment sharing that Redis."""
+    stored = _stored(db)
+    if stored is None:
+        raise ConfigError("the deployment's signing key is not stored yet")
+    return hashlib.sha256(f"roomreel-deployment:{stored.fingerprint}".encode()).hexdigest()
+
+
 def _stored(db: Database) -> DeploymentSecret | None:
     with db.session() as session:
         return session.get(DeploymentSecret, MEDIA_SIGNING_KEY)

@@ -9,6 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
+from pipeline.cluster.live_rooms import LiveRooms
+from pipeline.cluster.node import ClusterNode
+from pipeline.cluster.settings import ClusterSettings
 from pipeline.config import Settings
 from pipeline.db import Database
 from pipeline.jobs.dispatch import DatabasePolling, Dispatcher
@@ -16,7 +19,7 @@ from pipeline.metrics import api_registry, live_registry, watch_event_loop
 from pipeline.recording.recorder import Recorder
 from pipeline.recording.restart import recover_after_restart
 from pipeline.sfu import Sfu, SfuSettings
-from pipeline.signing_key import deployment_storage
+from pipeline.signing_key import deployment_fingerprint, deployment_storage
 
 from . import (
     aws_credentials,
@@ -53,6 +56,7 @@ def create_app(
     public_url: str | None = None,
     dispatcher: Dispatcher | None = None,
     sfu_settings: SfuSettings | None = None,
+    cluster_settings: ClusterSettings | None = None,
 ) -> FastAPI:
     config = config or Settings.from_env()
     db = db or Database(config.database_url)
@@ -70,8 +74,16 @@ def create_app(
     app.state.recorder = Recorder(db, storage, config.data_dir / "spool" / "recordings")
     if config.recorder == "inprocess":
         app.state.sfu.room_openers.append(app.state.recorder.attach)
+    app.state.cluster = (
+        ClusterNode(cluster_settings, app.state.sfu, db, deployment_fingerprint(db)[:16])
+        if cluster_settings is not None
+        else None
+    )
+    app.state.live_rooms = LiveRooms(app.state.sfu, app.state.cluster)
 
     async def recover() -> None:
+        if app.state.cluster is not None:  # joined before recovery, which claims rooms
+            await app.state.cluster.start()
         await recover_after_restart(app)
 
     app.router.on_startup.append(recover)
@@ -86,6 +98,8 @@ def create_app(
     app.router.on_shutdown.append(stop_watching)
     app.state.dev_tokens = config.dev_tokens
     app.router.on_shutdown.append(app.state.sfu.close)
+    if app.state.cluster is not None:
+        app.router.on_shutdown.append(app.state.cluster.stop)
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -77,7 +77,7 @@ async def update_participant(request: Request, room_sid: str, sid: str):
         return room.sid, find_participant(session, room, sid).sid
 
     live_room, participant_sid = await in_session(c, locate)
-    await request.app.state.sfu.remove_participant(live_room, participant_sid)
+    await request.app.state.live_rooms.remove_participant(live_room, participant_sid)
 
     def work(session):
         room = find_room(session, c.account.sid, live_room)
@@ -143,17 +143,28 @@ async def fetch_published(request: Request, room_sid: str, participant_sid: str,
     return await in_session(c, work)
 
 
+async def live_subscriptions(request: Request, c, room_sid: str, participant_sid: str) -> set[str]:
+    """SIDs of the tracks the participant receives now; the forwarding core that runs its room
+    holds them (404 first for a room or participant that does not exist)."""
+
+    def locate(session):
+        room = find_room(session, c.account.sid, room_sid)
+        return room.sid, find_participant(session, room, participant_sid).sid
+
+    room, participant = await in_session(c, locate)
+    return await request.app.state.live_rooms.subscribed_tracks(room, participant)
+
+
 @router.get(
     "/{room_sid}/Participants/{participant_sid}/SubscribedTracks", openapi_extra=openapi.query(PAGING)
 )
 async def list_subscribed(request: Request, room_sid: str, participant_sid: str):
     c = await call(request, PAGING)
-    live = request.app.state.sfu.subscribed_tracks  # the forwarding core holds subscriptions
+    sids = await live_subscriptions(request, c, room_sid, participant_sid)
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid)
         participant = find_participant(session, room, participant_sid)
-        sids = live(room.sid, participant.sid)
         query = (
             select(PublishedTrack)
             .where(PublishedTrack.sid.in_(sids), PublishedTrack.published.is_(True))
@@ -175,12 +186,12 @@ async def list_subscribed(request: Request, room_sid: str, participant_sid: str)
 @router.get("/{room_sid}/Participants/{participant_sid}/SubscribedTracks/{sid}")
 async def fetch_subscribed(request: Request, room_sid: str, participant_sid: str, sid: str):
     c = await call(request, set())
-    live = request.app.state.sfu.subscribed_tracks
+    subscribed = await live_subscriptions(request, c, room_sid, participant_sid)
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid)
         participant = find_participant(session, room, participant_sid)
-        track = session.get(PublishedTrack, sid) if sid in live(room.sid, participant.sid) else None
+        track = session.get(PublishedTrack, sid) if sid in subscribed else None
         if track is None or not track.published:
             raise not_found(f"/SubscribedTracks/{sid}")
         return render.subscribed_track(track, participant.sid, c.base)
@@ -217,5 +228,7 @@ async def update_subscribe_rules(request: Request, room_sid: str, participant_si
 
     body = await in_session(c, work)
     # Subscriptions follow at once for a connected participant.
-    request.app.state.sfu.subscribe_rules_changed(body["room_sid"], body["participant_sid"], rules)
+    await request.app.state.live_rooms.subscribe_rules_changed(
+        body["room_sid"], body["participant_sid"], rules
+    )
     return JSONResponse(body, status_code=202)

@@ -127,7 +127,7 @@ async def create_room(request: Request):
 
     created = await in_session(c, work)
     # Live from now, so UnusedRoomTimeout counts from creation even if nobody ever joins.
-    await sfu.open_room(c.account.sid, created["sid"])
+    await request.app.state.live_rooms.open_room(c.account.sid, created["sid"])
     return JSONResponse(created, status_code=201)
 
 
@@ -172,11 +172,11 @@ async def update_room(request: Request, sid: str):
     c = await call(request, {"Status"})
     status = c.params.str("Status", required=True, choices=("completed",))
 
-    sfu = request.app.state.sfu
     room_sid = await in_session(c, lambda session: find_room(session, c.account.sid, sid).sid)
-    if status == "completed" and room_sid in sfu.rooms:
-        # A live room: everyone is disconnected (and recordings end) before it completes.
-        await sfu.end_room(room_sid)
+    if status == "completed":
+        # A live room, on whichever node runs it: everyone is disconnected (and recordings
+        # end) before it completes.
+        await request.app.state.live_rooms.end_room(room_sid)
 
     def work(session):
         room = find_room(session, c.account.sid, room_sid)
@@ -213,7 +213,9 @@ async def update_rules(request: Request, sid: str):
         return render.recording_rules(room)
 
     body = await in_session(c, work)
-    request.app.state.sfu.rules_changed(body["room_sid"], rules)  # live recordings start/stop now
+    await request.app.state.live_rooms.rules_changed(
+        body["room_sid"], rules
+    )  # live recordings start/stop now
     return body
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -10,6 +12,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.accounts import create_api_key
+from pipeline.cluster.node import ClusterNode
+from pipeline.cluster.registry import NodeInfo
+from pipeline.cluster.relay import RELAYED_BY, RelayFailed, open_upstream, pipe, ws_url
 from pipeline.db.models import ApiKey
 from pipeline.error_codes import INVALID_PARAMETER
 from pipeline.sfu import signaling
@@ -17,6 +22,7 @@ from pipeline.sfu.access_token import mint
 
 from .errors import ApiError, not_found
 
+log = logging.getLogger("roomreel.cluster")
 router = APIRouter()
 DEV_KEY_NAME = "roomreel dev tokens"
 
@@ -24,6 +30,12 @@ DEV_KEY_NAME = "roomreel dev tokens"
 @router.websocket("/v1/signal")
 async def signal(websocket: WebSocket) -> None:
     await websocket.accept()
+    params = websocket.query_params
+    cluster = websocket.app.state.cluster
+    if cluster is not None and RELAYED_BY not in websocket.headers:
+        node = await cluster.route_token(params.get("token"), params.get("room"))
+        if node is not None and await relay(cluster, node, websocket, "/v1/signal", websocket.url.query):
+            return
     closed = False
 
     async def receive() -> dict[str, Any] | None:
@@ -61,10 +73,33 @@ async def signal(websocket: WebSocket) -> None:
             except (RuntimeError, WebSocketDisconnect):
                 pass
 
-    params = websocket.query_params
     await signaling.session(
         websocket.app.state.sfu, params.get("token"), params.get("room"), receive, send, close
     )
+
+
+async def relay(
+    cluster: ClusterNode,
+    node: NodeInfo,
+    websocket: WebSocket,
+    path: str,
+    query: str = "",
+    hello: str | None = None,
+    on_open: Callable[[], None] | None = None,
+) -> bool:
+    """Carries the socket to `node`, which runs the room; False when that node cannot be
+    reached (this node then serves the client itself, or tells it why not). `on_open` runs once
+    the room's node has accepted, before any frame passes."""
+    try:
+        upstream = await open_upstream(ws_url(node.url, path, query), cluster.id)
+    except RelayFailed as exc:
+        log.warning("relay to node %s failed: %s", node.id, exc)
+        cluster.unreachable(node.id)
+        return False
+    if on_open is not None:
+        on_open()
+    await pipe(websocket, upstream, [hello] if hello else (), drop_replies=1 if hello else 0)
+    return True
 
 
 def dev_key(db, account_sid: str) -> ApiKey:

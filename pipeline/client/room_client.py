@@ -330,6 +330,12 @@ class RoomClient:
         await pong
         return time.monotonic() - started
 
+    @property
+    def dropped(self) -> bool:
+        """The signaling socket closed without the server saying `disconnected` (a node died,
+        the network went): the moment a client reconnects."""
+        return self._reader is not None and self._reader.done() and self.disconnected is None
+
     async def leave(self) -> None:
         if self._ws is not None:
             try:

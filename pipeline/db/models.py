@@ -93,6 +93,8 @@ class Room(Timestamps, Base):
     # Per-room counter carried by callbacks as SequenceNumber.
     callback_sequence: Mapped[int] = mapped_column(Integer, default=0)
     manifest_key: Mapped[str | None] = mapped_column(Text)
+    # The cluster node that runs the live room (pipeline/cluster/placement.py); None on one node.
+    node_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Participant(Timestamps, Base):

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.db import Database
 from pipeline.error_codes import (
@@ -39,6 +39,13 @@ from .turn import TurnSettings
 log = logging.getLogger("roomreel.sfu")
 # (sid, identity, room, hidden) -> the participant, with its protocol's adapter in place.
 ParticipantFactory = Callable[[str, str, Room, bool], Participant]
+
+
+class RoomPlacement(Protocol):
+    """What the core needs from a cluster (pipeline/cluster): leave to run a room here, or the
+    node that runs it instead."""
+
+    async def claim(self, room_sid: str) -> str | None: ...
 
 
 @dataclass
@@ -92,6 +99,10 @@ class Sfu:
         self.settings = settings or SfuSettings()
         self.dispatch = dispatch
         self.rooms: dict[str, Room] = {}
+        # In a cluster: this node's id (it ends twilio-video.js session ids) and the placement
+        # every room opened here must be claimed from; alone, neither.
+        self.node_id = ""
+        self.placement: RoomPlacement | None = None
         self.room_openers: list[Callable[[Room], None]] = []  # e.g. the recorder attaching itself
         # Room state reaches the database in event order; observers (the recorder) write through it too.
         self.state_writer = StateWriter()
@@ -132,6 +143,11 @@ class Sfu:
             )
             room = self.rooms.get(settings.sid)
             if room is None or room.closed:
+                if self.placement is not None and (holder := await self.placement.claim(settings.sid)):
+                    raise RoomUnavailable(
+                        SIGNALING_CONNECTION_ERROR,
+                        f"Room {settings.sid} runs on node {holder}; connect again to reach it",
+                    )
                 room = Room(settings, self)
                 self.rooms[settings.sid] = room
                 for opener in self.room_openers:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -541,9 +542,12 @@ class ResumableSession:
 
 
 SESSIONS: dict[str, ResumableSession] = {}
+# Told the first `connect` or `sync` of a socket; True when it took the socket elsewhere (a
+# cluster relaying it to the room's node), so this node serves it no further.
+ElsewhereHook = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
-async def session(sfu: Sfu, tcmp: TcmpConnection) -> None:
+async def session(sfu: Sfu, tcmp: TcmpConnection, elsewhere: ElsewhereHook | None = None) -> None:
     """Serve one twilio-video.js socket from `hello` to its last message."""
     body = await tcmp.handshake()
     try:
@@ -552,6 +556,8 @@ async def session(sfu: Sfu, tcmp: TcmpConnection) -> None:
             await tcmp.send({"type": "iced", "ice_servers": ice_servers(sfu.settings.turn, "twilio-video")})
             body = await tcmp.receive()
         if body is None:
+            return
+        if elsewhere is not None and body.get("type") in ("connect", "sync") and await elsewhere(body):
             return
         if body.get("type") == "sync":
             await resume(sfu, tcmp, body)
@@ -582,7 +588,9 @@ async def serve(sfu: Sfu, tcmp: TcmpConnection, connect: dict[str, Any]) -> None
     except AccessTokenError as exc:
         await refuse(tcmp, exc.code, exc.message)
         return
-    session_id = "SS" + uuid.uuid4().hex
+    # A cluster node's sessions end in its id, so a resuming socket that reaches another node
+    # is relayed back here (pipeline/cluster).
+    session_id = "SS" + uuid.uuid4().hex + (f".{sfu.node_id}" if sfu.node_id else "")
     signals = TwilioSignals(tcmp)
 
     def make(sid: str, identity: str, room: Room, hidden: bool) -> Participant:

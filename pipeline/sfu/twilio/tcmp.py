@@ -86,6 +86,12 @@ class TcmpConnection:
         except Exception:  # already gone
             pass
 
+    def detach(self) -> None:
+        """Stops speaking on the socket without closing it: another node's TCMP takes over."""
+        self.closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+
     async def _frame(self) -> dict[str, Any] | None:
         while True:
             text = await self._receive_text()

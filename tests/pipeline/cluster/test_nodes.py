@@ -1,0 +1,236 @@
+"""Two nodes, one room: joined through either node, ended through either node's REST API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from pipeline.client import RoomClient
+from pipeline.db.models import Recording, Room
+from tests.pipeline.sfu.conftest import leave_all, publish_av
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.services
+RED, GREEN = (220, 40, 40), (40, 200, 60)
+
+
+def mean_rgb(frame) -> tuple[int, ...]:
+    return tuple(int(v) for v in frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0))
+
+
+def close_to(colour, expected, tolerance=30) -> bool:
+    return bool(np.all(np.abs(np.array(colour) - np.array(expected)) <= tolerance))
+
+
+def receives_both(client: RoomClient, frames: int = 20) -> bool:
+    tracks = [t for t in client.remote.values() if t.published]
+    return len(tracks) == 2 and all(t.frames > frames for t in tracks)
+
+
+async def exchange(alice: RoomClient, bob: RoomClient) -> None:
+    """Alice publishes red, Bob green, until each receives the other's audio and video."""
+    await publish_av(alice, RED, 400)
+    await publish_av(bob, GREEN, 600)
+    await alice.wait_until(lambda: receives_both(alice), 30)
+    await bob.wait_until(lambda: receives_both(bob), 30)
+
+
+def room_row(cluster, sid: str) -> Room:
+    with cluster.db.session() as session:
+        return session.get(Room, sid)
+
+
+def recordings(cluster, room_sid: str) -> list[Recording]:
+    with cluster.db.session() as session:
+        return list(session.scalars(select(Recording).where(Recording.room_sid == room_sid)))
+
+
+def test_a_room_made_on_one_node_is_joined_through_both_and_ended_through_the_other(cluster):
+    a, b = cluster.nodes
+    room = cluster.client(a).video.v1.rooms.create(unique_name="across", record_participants_on_connect=True)
+    holder = room_row(cluster, room.sid).node_id
+    assert holder in ("node-a", "node-b")
+
+    async def scenario():
+        alice = await RoomClient(a.base, cluster.token("alice", "across")).connect()
+        bob = await RoomClient(b.base, cluster.token("bob", "across")).connect()
+        assert alice.room_sid == bob.room_sid == room.sid
+        await exchange(alice, bob)
+        seen = (
+            mean_rgb(next(t for t in alice.remote.values() if t.kind == "video").last_frame),
+            mean_rgb(next(t for t in bob.remote.values() if t.kind == "video").last_frame),
+        )
+        other = b if holder == "node-a" else a
+        await asyncio.to_thread(
+            lambda: cluster.client(other).video.v1.rooms(room.sid).update(status="completed")
+        )
+        await alice.wait_until(lambda: alice.disconnected is not None, 20)
+        await bob.wait_until(lambda: bob.disconnected is not None, 20)
+        await leave_all(alice, bob)
+        return seen
+
+    alice_sees, bob_sees = asyncio.run(scenario())
+    assert close_to(alice_sees, GREEN), alice_sees
+    assert close_to(bob_sees, RED), bob_sees
+    assert room_row(cluster, room.sid).status == "completed"
+    done = wait_for(
+        lambda: (
+            (rows := recordings(cluster, room.sid)) and all(r.status == "completed" for r in rows) and rows
+        ),
+        60,
+        "the room's recordings to complete",
+    )
+    assert sorted(r.type for r in done) == ["audio", "audio", "video", "video"]
+    assert all(r.duration and r.duration >= 1 for r in done)
+
+
+def test_ten_rooms_spread_over_both_nodes_and_either_lists_them_all(cluster):
+    a, b = cluster.nodes
+    sids = [
+        cluster.client(node).video.v1.rooms.create(unique_name=f"spread-{i}").sid
+        for i, node in enumerate([a, b] * 5)
+    ]
+    placed = [room_row(cluster, sid).node_id for sid in sids]
+    assert placed.count("node-a") >= 1 and placed.count("node-b") >= 1, placed
+    for node in (a, b):
+        listed = {r.sid for r in cluster.client(node).video.v1.rooms.list(status="in-progress")}
+        assert set(sids) <= listed
+    for node, name in ((a, "node-a"), (b, "node-b")):
+        metrics = cluster.http(node).get("/metrics").text
+        live = next(line for line in metrics.splitlines() if line.startswith("roomreel_live_rooms "))
+        assert float(live.split()[1]) == placed.count(name), (name, live)
+
+
+async def rejoin(cluster, node, identity: str, room: str, within: float = 30.0) -> RoomClient:
+    """What an SDK does when its connection drops: connect again, until the room takes it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await RoomClient(node.base, cluster.token(identity, room)).connect(timeout=10)
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def both_colours(img: np.ndarray) -> bool:
+    h, w, _ = img.shape
+    seen = [tuple(int(v) for v in img[h // 2 - 4 : h // 2 + 4, x - 4 : x + 4].reshape(-1, 3).mean(axis=0))
+            for x in (w // 4, 3 * w // 4)]  # fmt: skip
+    return (close_to(seen[0], RED, 40) and close_to(seen[1], GREEN, 40)) or (
+        close_to(seen[0], GREEN, 40) and close_to(seen[1], RED, 40)
+    )
+
+
+def test_a_killed_node_s_room_goes_on_elsewhere_and_nothing_recorded_is_lost(cluster):
+    from tests.media_checks import video_frames
+
+    a, b = cluster.nodes
+    room = cluster.client(a).video.v1.rooms.create(
+        unique_name="survivor", record_participants_on_connect=True
+    )
+    holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
+    other = b if holder is a else a
+
+    async def scenario():
+        alice = await RoomClient(holder.base, cluster.token("alice", "survivor")).connect()
+        bob = await RoomClient(other.base, cluster.token("bob", "survivor")).connect()  # relayed
+        await exchange(alice, bob)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(holder.kill)
+        await alice.wait_until(lambda: alice.dropped, 15)
+        await bob.wait_until(lambda: bob.dropped, 15)
+        await leave_all(alice, bob)
+        alice = await rejoin(cluster, other, "alice", "survivor")
+        bob = await rejoin(cluster, other, "bob", "survivor")
+        assert alice.room_sid == bob.room_sid == room.sid
+        await exchange(alice, bob)
+        await asyncio.sleep(3)
+        # The killed node comes back and finishes the recordings it had from their journals.
+        await asyncio.to_thread(holder.start)
+        await asyncio.to_thread(
+            lambda: cluster.client(holder).video.v1.rooms(room.sid).update(status="completed")
+        )
+        await alice.wait_until(lambda: alice.disconnected is not None, 30)
+        await leave_all(alice, bob)
+
+    asyncio.run(scenario())
+    row = room_row(cluster, room.sid)
+    assert row.status == "completed" and row.node_id == other.env["ROOMREEL_NODE_ID"]
+    done = wait_for(
+        lambda: (
+            (rows := recordings(cluster, room.sid)) and all(r.status == "completed" for r in rows) and rows
+        ),
+        90,
+        "every recording of both spans to complete",
+    )
+    assert len(done) == 8, [(r.type, r.status) for r in done]  # audio and video of two people, twice
+
+    composition = cluster.client(other).video.v1.compositions.create(
+        room_sid=room.sid,
+        video_layout={"grid": {"video_sources": ["*"]}},
+        audio_sources=["*"],
+        format="mp4",
+        trim=False,  # keep the gap, which shows where one span ends and the other begins
+    )
+    wait_for(
+        lambda: (
+            cluster.client(a).video.v1.compositions(composition.sid).fetch().status in ("completed", "failed")
+        ),
+        180,
+        "the composition",
+    )
+    assert cluster.client(a).video.v1.compositions(composition.sid).fetch().status == "completed"
+    with cluster.http(a) as http:
+        url = http.get(f"/v1/Compositions/{composition.sid}/Media").json()["redirect_to"]
+        out = cluster.storage.parent / "composed.mp4"
+        out.write_bytes(httpx_get(url))
+    frames = video_frames(out)
+    # The recordings of the first span end when the node died; the second span's begin after.
+    killed_at = max(r.end for r in sorted(done, key=lambda r: r.start)[:4])
+    assert sum(r.start >= killed_at for r in done) == 4, [(r.start, r.end) for r in done]
+    # Both people are on screen for most of each span (a flash breaks a colour for a frame).
+    shown = [t for t, img in frames if both_colours(img)]
+    step = frames[1][0] - frames[0][0]
+    before = sum(t < killed_at for t in shown) * step
+    after = sum(t > killed_at for t in shown) * step
+    assert before >= 2.5 and after >= 2.5, (killed_at, before, after)
+
+
+def httpx_get(url: str) -> bytes:
+    import httpx
+
+    response = httpx.get(url, timeout=30, follow_redirects=True)
+    response.raise_for_status()
+    return response.content
+
+
+def test_sigterm_drains_a_node_it_takes_no_new_room_and_exits_when_its_rooms_end(cluster):
+    import signal
+
+    a, b = cluster.nodes
+    room = cluster.client(a).video.v1.rooms.create(unique_name="draining")
+    assert room_row(cluster, room.sid).node_id == "node-a"  # equal load: the node asked keeps it
+
+    async def scenario():
+        alice = await RoomClient(a.base, cluster.token("alice", "draining")).connect()
+        a.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1.0)
+        made = await asyncio.to_thread(
+            lambda: cluster.client(a).video.v1.rooms.create(unique_name="after-term")
+        )
+        carol = await RoomClient(a.base, cluster.token("carol", "joined-after-term")).connect()
+        placed = (room_row(cluster, made.sid).node_id, room_row(cluster, carol.room_sid).node_id)
+        assert a.proc.poll() is None, "a draining node keeps serving its rooms"
+        await alice.ping()
+        await asyncio.to_thread(lambda: cluster.client(b).video.v1.rooms(room.sid).update(status="completed"))
+        await alice.wait_until(lambda: alice.disconnected is not None, 20)
+        await leave_all(alice, carol)
+        return placed
+
+    assert asyncio.run(scenario()) == ("node-b", "node-b")
+    assert a.proc.wait(30) == 0, a.log()[-2000:]
