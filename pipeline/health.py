@@ -166,7 +166,7 @@ def check_cluster(settings: Settings, db: Database) -> list[Check]:
     cluster_check = Check(
         "cluster",
         bool(serving),
-        f"{len(nodes)} live nodes ({len(serving)} taking rooms) on {cluster.redis_url.split('@')[-1]}",
+        f"{len(nodes)} live node{'' if len(nodes) == 1 else 's'} ({len(serving)} taking rooms) on {cluster.redis_url.split('@')[-1]}",
     )
     return [cluster_check, *(Check(f"node {n.id}", True, describe(n)) for n in nodes)]
 

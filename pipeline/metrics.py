@@ -122,6 +122,33 @@ class LiveRoomsCollector(Collector):
             yield GaugeMetricFamily(f"roomreel_{name}", help_text, value=counts.get(name, 0))
 
 
+class ClusterCollector(Collector):
+    """Every live node's load as this node last read it from the registry, so any one node's
+    /metrics shows the whole cluster (labelled by node)."""
+
+    FIGURES = (
+        ("rooms", "Rooms a cluster node runs"),
+        ("participants", "Participants connected to a cluster node"),
+        ("streams", "Media streams a cluster node forwards"),
+        ("recorded", "Tracks a cluster node records"),
+        ("cpu", "A cluster node's CPU-seconds per second"),
+        ("draining", "1 while a cluster node drains (takes no new room)"),
+    )
+
+    def __init__(self, nodes: Callable[[], list[Any]], node_id: str) -> None:
+        self.nodes = nodes
+        self.node_id = node_id
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        nodes = self.nodes()
+        yield GaugeMetricFamily("roomreel_cluster_nodes", "Live nodes in this node's cluster", value=len(nodes))
+        for figure, help_text in self.FIGURES:
+            family = GaugeMetricFamily(f"roomreel_node_{figure}", help_text, labels=["node", "self"])
+            for node in nodes:
+                family.add_metric([node.id, str(node.id == self.node_id).lower()], float(getattr(node, figure)))
+            yield family
+
+
 def api_registry(db) -> CollectorRegistry:
     """The default registry (this process's counters) plus the deployment-wide gauges."""
     from prometheus_client import REGISTRY
@@ -132,9 +159,11 @@ def api_registry(db) -> CollectorRegistry:
     return registry
 
 
-def live_registry(live_counts: Callable[[], dict[str, Any]]) -> CollectorRegistry:
+def live_registry(live_counts: Callable[[], dict[str, Any]], cluster: Any = None) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(LiveRoomsCollector(live_counts))
+    if cluster is not None:
+        registry.register(ClusterCollector(lambda: cluster.nodes_seen, cluster.id))
     return registry
 
 

@@ -105,7 +105,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.state.metrics = api_registry(db)
-    app.state.live_metrics = live_registry(app.state.sfu.counts)
+    app.state.live_metrics = live_registry(app.state.sfu.counts, app.state.cluster)
     for module in (
         rooms,
         participants,

@@ -40,6 +40,7 @@ class ClusterNode:
         self._unreachable: dict[str, float] = {}
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._tasks: list[asyncio.Task] = []
+        self.nodes_seen: list[NodeInfo] = []  # the registry at the last heartbeat (for /metrics)
         sfu.node_id = settings.node_id
         sfu.placement = self
 
@@ -93,7 +94,9 @@ class ClusterNode:
             await asyncio.sleep(self.settings.heartbeat)
             try:
                 await self.registry.publish(self.info())
-                if not self.draining:
+                if self.draining:
+                    await self.live_nodes()
+                else:
                     await self._adopt_orphans()
             except (RedisError, OSError) as exc:
                 log.warning("cluster registry unreachable: %s", exc)
@@ -123,7 +126,7 @@ class ClusterNode:
     # -- where things are ------------------------------------------------------------------------
     async def live_nodes(self) -> list[NodeInfo]:
         now = time.monotonic()
-        nodes = await self.registry.live()
+        nodes = self.nodes_seen = await self.registry.live()
         return [n for n in nodes if n.id == self.id or self._unreachable.get(n.id, 0) < now]
 
     def unreachable(self, node_id: str) -> None:

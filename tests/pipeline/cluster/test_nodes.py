@@ -103,6 +103,19 @@ def test_ten_rooms_spread_over_both_nodes_and_either_lists_them_all(cluster):
         live = next(line for line in metrics.splitlines() if line.startswith("roomreel_live_rooms "))
         assert float(live.split()[1]) == placed.count(name), (name, live)
 
+    def cluster_rooms(node) -> dict[str, float]:
+        """roomreel_node_rooms per node, as one node's /metrics shows the whole cluster."""
+        lines = cluster.http(node).get("/metrics").text.splitlines()
+        return {
+            line.split('node="')[1].split('"')[0]: float(line.split()[-1])
+            for line in lines
+            if line.startswith("roomreel_node_rooms{")
+        }
+
+    expected = {"node-a": placed.count("node-a"), "node-b": placed.count("node-b")}
+    for node in (a, b):
+        wait_for(lambda node=node: cluster_rooms(node) == expected, 10, "every node's load in /metrics")
+
 
 async def rejoin(cluster, node, identity: str, room: str, within: float = 30.0) -> RoomClient:
     """What an SDK does when its connection drops: connect again, until the room takes it."""
@@ -234,3 +247,47 @@ def test_sigterm_drains_a_node_it_takes_no_new_room_and_exits_when_its_rooms_end
 
     assert asyncio.run(scenario()) == ("node-b", "node-b")
     assert a.proc.wait(30) == 0, a.log()[-2000:]
+
+
+def test_rest_operations_on_a_live_room_reach_its_node_from_the_other(cluster):
+    a, b = cluster.nodes
+    room = cluster.client(a).video.v1.rooms.create(
+        unique_name="remote-ops", record_participants_on_connect=True
+    )
+    holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
+    other = b if holder is a else a
+    rest = cluster.client(other).video.v1.rooms(room.sid)
+
+    async def scenario():
+        alice = await RoomClient(holder.base, cluster.token("alice", "remote-ops")).connect()
+        bob = await RoomClient(other.base, cluster.token("bob", "remote-ops")).connect()
+        await exchange(alice, bob)
+        subscribed = await asyncio.to_thread(
+            lambda: {t.name for t in rest.participants(alice.sid).subscribed_tracks.list()}
+        )
+        assert subscribed == {"camera", "microphone"}
+
+        await asyncio.to_thread(
+            lambda: rest.participants(alice.sid).subscribe_rules.update(
+                rules=[{"type": "exclude", "all": True}]
+            )
+        )
+        await asyncio.sleep(1.0)
+        left = await asyncio.to_thread(lambda: rest.participants(alice.sid).subscribed_tracks.list())
+        assert left == []
+
+        await asyncio.to_thread(lambda: rest.recording_rules.update(rules=[{"type": "exclude", "all": True}]))
+        await asyncio.to_thread(
+            wait_for,
+            lambda: (rows := recordings(cluster, room.sid)) and all(r.status != "processing" for r in rows),
+            20,
+            "recordings to stop",
+        )
+
+        await asyncio.to_thread(lambda: rest.participants(bob.sid).update(status="disconnected"))
+        await bob.wait_until(lambda: bob.disconnected is not None, 15)
+        code = bob.disconnected.get("code")
+        await leave_all(alice, bob)
+        return code
+
+    assert asyncio.run(scenario()) == 53216
