@@ -141,11 +141,15 @@ class ClusterCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         nodes = self.nodes()
-        yield GaugeMetricFamily("roomreel_cluster_nodes", "Live nodes in this node's cluster", value=len(nodes))
+        yield GaugeMetricFamily(
+            "roomreel_cluster_nodes", "Live nodes in this node's cluster", value=len(nodes)
+        )
         for figure, help_text in self.FIGURES:
             family = GaugeMetricFamily(f"roomreel_node_{figure}", help_text, labels=["node", "self"])
             for node in nodes:
-                family.add_metric([node.id, str(node.id == self.node_id).lower()], float(getattr(node, figure)))
+                family.add_metric(
+                    [node.id, str(node.id == self.node_id).lower()], float(getattr(node, figure))
+                )
             yield family
 
 

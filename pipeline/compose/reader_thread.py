@@ -44,6 +44,13 @@ class ReaderThread:
     def take(self) -> object:
         return self._queue.get()
 
+    def poll(self) -> object | None:
+        """The next item if one is ready, else None at once."""
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
     def _main(self) -> None:
         try:
             self.produce()

@@ -1,8 +1,9 @@
 """Render a plan into one file in a single streaming pass with bounded memory.
 
 The output timeline is walked in ticks (one video frame, or 20 ms of audio when there
-is no video). Each tick maps to room time through its segment, takes the latest frame
-of each visible tile and the samples of each audible source, and feeds the encoders.
+is no video). Each tick maps to room time through its segment; the main loop takes the
+latest frame of each visible tile and feeds the video encoder, while the audio thread
+(audio_mixdown.py) mixes and encodes the same ticks' samples; the main loop muxes both.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from layouts import Plan
 from pipeline.media.manifest import RoomManifest
 from pipeline.media.probe import MediaError, probe_track
 
-from .audio_source import CHANNELS, SAMPLE_RATE, AudioSource
+from .audio_mixdown import AudioMixdown
+from .audio_source import AudioSource
 from .canvas import Canvas
 from .errors import ComposeError
-from .mixer import Limiter
 from .output import FORMATS, OutputFile
-from .timeline import IntervalSet, subtract, tile_sizes, visible_spans
+from .timeline import IntervalSet, output_ticks, subtract, tick_count, tile_sizes, visible_spans
 from .video_source import VideoSource
 
 DEFAULT_FPS = 30
 AUDIO_ONLY_TICK = 0.02
+# Output seconds muxed between progress reports when there is no video.
+AUDIO_ONLY_STEP = 1.0
 Progress = Callable[[float, float], None]
 
 
@@ -121,13 +122,24 @@ def render(
         )
         for a in plan.audio
     }
+    tick = 1.0 / fps if has_video else AUDIO_ONLY_TICK
     partial = out.with_name(out.name + ".part")
     output = None
+    mixdown = None
     try:
-        for source in [*videos.values(), *audios.values()]:
+        for source in videos.values():
             source.begin()
         output = OutputFile(partial, fmt, plan.width, plan.height, fps, has_video, bool(audios))
-        frames = _walk(plan, fps, has_video, videos, audios, disabled, output, progress, skip_broken)
+        if audios:
+            mixdown = AudioMixdown(plan, tick, audios, output.audio_encoder(), skip_broken)
+            mixdown.begin()
+        if has_video:
+            frames = _walk(plan, tick, videos, disabled, output, mixdown, progress, skip_broken)
+        else:
+            frames = 0
+            _mux_audio_only(plan, output, mixdown, progress)
+        if mixdown is not None:
+            output.mux(mixdown.take_until(None))
         output.close()
         output = None
         for source in [*videos.values(), *audios.values()]:
@@ -135,12 +147,14 @@ def render(
                 broken[source.sid] = source.error
         os.replace(partial, out)
     finally:
+        if mixdown is not None:
+            mixdown.close()
         if output is not None:
             try:
                 output.close()
             except Exception:
                 pass
-        for source in [*videos.values(), *audios.values()]:
+        for source in videos.values():
             source.close()
         partial.unlink(missing_ok=True)
     return RenderReport(out, plan.duration, frames, time.monotonic() - started, broken)
@@ -151,74 +165,63 @@ def _room_time(plan: Plan, t: float) -> float:
     return seg.room_start + (t - seg.start) if seg else 0.0
 
 
+def _mux_audio_only(
+    plan: Plan, output: OutputFile, mixdown: AudioMixdown | None, progress: Progress | None
+) -> None:
+    """With no video the main thread only muxes what the audio thread encodes, in steps of
+    AUDIO_ONLY_STEP so progress is reported and the packet queue keeps memory flat."""
+    assert mixdown is not None
+    steps = max(1, math.ceil(plan.duration / AUDIO_ONLY_STEP))
+    for i in range(1, steps + 1):
+        done = min(plan.duration, i * AUDIO_ONLY_STEP)
+        output.mux(mixdown.take_until(done, lag_allowed=0.0))
+        if progress:
+            progress(done, plan.duration)
+
+
 def _walk(
     plan: Plan,
-    fps: int,
-    has_video: bool,
+    tick: float,
     videos: dict[str, VideoSource],
-    audios: dict[str, AudioSource],
     disabled: dict[str, IntervalSet],
     output: OutputFile,
+    mixdown: AudioMixdown | None,
     progress: Progress | None,
     skip_broken: bool,
 ) -> int:
     canvas = Canvas(plan.width, plan.height)
-    limiter = Limiter()
-    tick = 1.0 / fps if has_video else AUDIO_ONLY_TICK
-    ticks = max(1, round(plan.duration / tick)) if plan.duration > 0 else 0
-    audio_spans = {a.source: (a.start, a.end) for a in plan.audio}
-    samples_done = 0
+    ticks = tick_count(plan, tick)
     last_key: tuple | None = None
     last_frame = None
     last_layout: tuple | None = None
     views: list = []
     frames = 0
     report_every = max(1, ticks // 200)
-    seg_index = 0
-    segments = plan.segments
-    for n in range(ticks):
-        t_out = n * tick
-        while seg_index + 1 < len(segments) and t_out >= segments[seg_index].end:
-            seg_index += 1
-        seg = segments[seg_index]
-        room_t = seg.room_start + (t_out - seg.start)
-        if has_video:
-            placed = []
-            for tile in seg.tiles:
-                source = videos[tile.source]
-                picture = source.picture_at(room_t, (tile.width, tile.height))
-                if source.error and not skip_broken:
-                    raise ComposeError(source.error, source.sid)
-                if picture is None or disabled[tile.source].contains(room_t):
-                    continue
-                placed.append((tile, picture))
-            key = tuple((t, id(p)) for t, p in placed)
-            if key != last_key:
-                layout = tuple((t, p.y.shape) for t, p in placed)
-                if layout != last_layout:
-                    # Anything may have moved: start from black. Otherwise every pixel outside
-                    # the pictures is black already and only the pictures are replaced.
-                    last_frame, views = canvas.new_frame()
-                    last_layout = layout
-                for tile, picture in placed:
-                    canvas.paste(views, picture, tile.x, tile.y, tile.width, tile.height)
-                last_key = key
-            output.add_video(last_frame, n)
-            frames += 1
-        if audios:
-            target = round((n + 1) * tick * SAMPLE_RATE)
-            count = target - samples_done
-            mixed = np.zeros((count, CHANNELS), np.float32)
-            room_pos = round(room_t * SAMPLE_RATE)
-            for sid, source in audios.items():
-                start, end = audio_spans[sid]
-                if t_out + tick <= start or t_out >= end:
-                    continue
-                source.add_into(mixed, room_pos)
-                if source.error and not skip_broken:
-                    raise ComposeError(source.error, sid)
-            output.add_audio(limiter.process(mixed))
-            samples_done = target
+    for n, t_out, seg, room_t in output_ticks(plan, tick):
+        placed = []
+        for tile in seg.tiles:
+            source = videos[tile.source]
+            picture = source.picture_at(room_t, (tile.width, tile.height))
+            if source.error and not skip_broken:
+                raise ComposeError(source.error, source.sid)
+            if picture is None or disabled[tile.source].contains(room_t):
+                continue
+            placed.append((tile, picture))
+        key = tuple((t, id(p)) for t, p in placed)
+        if key != last_key:
+            layout = tuple((t, p.y.shape) for t, p in placed)
+            if layout != last_layout:
+                # Anything may have moved: start from black. Otherwise every pixel outside
+                # the pictures is black already and only the pictures are replaced.
+                last_frame, views = canvas.new_frame()
+                last_layout = layout
+            for tile, picture in placed:
+                canvas.paste(views, picture, tile.x, tile.y, tile.width, tile.height)
+            last_key = key
+        output.add_video(last_frame, n)
+        frames += 1
+        if mixdown is not None:
+            output.mux(mixdown.take_until(t_out))
         if progress and (n % report_every == 0 or n == ticks - 1):
             progress((n + 1) * tick, plan.duration)
     return frames

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from layouts import Plan
+from layouts import Plan, Segment
 from layouts.intervals import Interval, merge
 
 
@@ -69,3 +69,20 @@ def tile_sizes(plan: Plan) -> dict[str, set[tuple[int, int]]]:
         for tile in seg.tiles:
             sizes.setdefault(tile.source, set()).add((tile.width, tile.height))
     return sizes
+
+
+def tick_count(plan: Plan, tick: float) -> int:
+    return max(1, round(plan.duration / tick)) if plan.duration > 0 else 0
+
+
+def output_ticks(plan: Plan, tick: float) -> Iterator[tuple[int, float, Segment, float]]:
+    """(index, output time, its segment, room time) of every tick: the video loop and the audio
+    thread walk the same ticks, so both map output time to room time through the same segment."""
+    segments = plan.segments
+    seg_index = 0
+    for n in range(tick_count(plan, tick)):
+        t_out = n * tick
+        while seg_index + 1 < len(segments) and t_out >= segments[seg_index].end:
+            seg_index += 1
+        seg = segments[seg_index]
+        yield n, t_out, seg, seg.room_start + (t_out - seg.start)

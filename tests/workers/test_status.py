@@ -30,7 +30,9 @@ def test_status_reports_each_part_and_fails_without_workers(stack):
     assert not checks["workers"]["ok"] and "0 worker" in checks["workers"]["detail"]
     assert "s3://" in checks["storage"]["detail"]
     # The API node on the Redis broker is a one-node cluster, listed with its load.
-    assert checks["cluster"]["ok"] and checks["cluster"]["detail"].startswith("1 live node (1 taking rooms)"), checks["cluster"]
+    assert checks["cluster"]["ok"] and checks["cluster"]["detail"].startswith(
+        "1 live node (1 taking rooms)"
+    ), checks["cluster"]
     nodes = [c for part, c in checks.items() if part.startswith("node ")]
     assert len(nodes) == 1 and "serving at http://127.0.0.1:" in nodes[0]["detail"], nodes
 

@@ -38,6 +38,14 @@ async def exchange(alice: RoomClient, bob: RoomClient) -> None:
     await bob.wait_until(lambda: receives_both(bob), 30)
 
 
+def recorded_room(cluster, name: str):
+    """A room made through node A's REST API and recorded: (room, the node it runs on, the other)."""
+    a, b = cluster.nodes
+    room = cluster.client(a).video.v1.rooms.create(unique_name=name, record_participants_on_connect=True)
+    holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
+    return room, holder, b if holder is a else a
+
+
 def room_row(cluster, sid: str) -> Room:
     with cluster.db.session() as session:
         return session.get(Room, sid)
@@ -143,11 +151,7 @@ def test_a_killed_node_s_room_goes_on_elsewhere_and_nothing_recorded_is_lost(clu
     from tests.media_checks import video_frames
 
     a, b = cluster.nodes
-    room = cluster.client(a).video.v1.rooms.create(
-        unique_name="survivor", record_participants_on_connect=True
-    )
-    holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
-    other = b if holder is a else a
+    room, holder, other = recorded_room(cluster, "survivor")
 
     async def scenario():
         alice = await RoomClient(holder.base, cluster.token("alice", "survivor")).connect()
@@ -251,11 +255,7 @@ def test_sigterm_drains_a_node_it_takes_no_new_room_and_exits_when_its_rooms_end
 
 def test_rest_operations_on_a_live_room_reach_its_node_from_the_other(cluster):
     a, b = cluster.nodes
-    room = cluster.client(a).video.v1.rooms.create(
-        unique_name="remote-ops", record_participants_on_connect=True
-    )
-    holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
-    other = b if holder is a else a
+    room, holder, other = recorded_room(cluster, "remote-ops")
     rest = cluster.client(other).video.v1.rooms(room.sid)
 
     async def scenario():
