@@ -46,6 +46,31 @@ class Picture:
         return cls(frame, *planes)
 
 
+# 8-bit planar formats, where a plane's row holds one byte a pixel (what the decoders here give;
+# other formats are simply scaled every time).
+BYTE_PLANAR = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"})
+# Every this many rows and columns, a sample compared first: a changed frame is told apart cheaply.
+SAMPLE_STEP = 16
+
+
+def _visible(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """The plane's pixels without the row padding."""
+    rows = np.frombuffer(plane, np.uint8)[: plane.line_size * plane.height]
+    return rows.reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def same_picture(a: av.VideoFrame, b: av.VideoFrame) -> bool:
+    """Whether two decoded frames hold the same pixels. Static cameras, flat colours and slides
+    decode to identical frames most of the time; scaling and pasting those again is waste."""
+    shape = (a.width, a.height, a.format.name)
+    if shape != (b.width, b.height, b.format.name) or shape[2] not in BYTE_PLANAR:
+        return False
+    first_a, first_b = _visible(a.planes[0]), _visible(b.planes[0])
+    if not np.array_equal(first_a[::SAMPLE_STEP, ::SAMPLE_STEP], first_b[::SAMPLE_STEP, ::SAMPLE_STEP]):
+        return False
+    return all(np.array_equal(_visible(pa), _visible(pb)) for pa, pb in zip(a.planes, b.planes))
+
+
 # Seeking pays off only past this much media; WebRTC keyframes can be sparse.
 SEEK_MIN_SECONDS = 5.0
 
@@ -142,10 +167,19 @@ class VideoSource(ReaderThread):
         self._current: Shown | None = None
         self._next: object | None = None
         self._done = False
+        self._last_frame: av.VideoFrame | None = None
+        self._last_pictures: dict[tuple[int, int], Picture] | None = None
 
     # -- reader thread ----------------------------------------------------------------
     def _scaled(self, frame: av.VideoFrame) -> dict[tuple[int, int], Picture]:
-        return {size: Picture.of(scaler(frame)) for size, scaler in self._scalers.items()}
+        """Scaled pictures of `frame`; a frame identical to the last one scaled gets that one's
+        pictures (the same objects), so the compositor sees nothing new to paste."""
+        last = self._last_frame
+        if last is not None and self._last_pictures is not None and same_picture(last, frame):
+            return self._last_pictures
+        self._last_frame = frame
+        self._last_pictures = {size: Picture.of(scaler(frame)) for size, scaler in self._scalers.items()}
+        return self._last_pictures
 
     def _emit(self, t: float, frame: av.VideoFrame, until: float) -> bool:
         pictures = self._scaled(frame) if self.needed.overlaps(t, until) else None
