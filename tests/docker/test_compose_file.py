@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cluster.settings import ClusterSettings
 from pipeline.config import Settings
 from pipeline.db.engine import normalise_url
 from pipeline.sfu import SfuSettings
@@ -24,7 +25,11 @@ DOCKER = ROOT / "docker"
 # Compose's interpolation: `$$` (a literal `$`), `${NAME}`, `${NAME:-default}`, `${NAME:?error}`, `$NAME`.
 TOKEN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 ROOMREEL_VARIABLE = re.compile(r"\bROOMREEL_[A-Z0-9_]+")
-ROOMREEL_IMAGES = ("api", "worker", "migrate")
+NODES = ("api", "api-2")  # the cluster's `roomreel serve` nodes
+ROOMREEL_IMAGES = (*NODES, "worker", "migrate")
+# Each node's UDP range in .env.example; the second is compose's own, never read by roomreel.
+RTC_RANGES = {"api": "ROOMREEL_RTC_PORT_RANGE", "api-2": "ROOMREEL_RTC_PORT_RANGE_2"}
+COMPOSE_ONLY = {"ROOMREEL_RTC_PORT_RANGE_2"}
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +114,26 @@ def make_rules(text: str) -> dict[str, tuple[list[str], list[str]]]:
     return rules
 
 
+def seconds(duration: str) -> float:
+    """A Compose duration such as `10m`, `1m30s` or `45s`."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def caddy_upstreams(text: str) -> list[str]:
+    """The upstreams of the Caddyfile's reverse_proxy directives (comments dropped)."""
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return [
+        upstream
+        for line in lines
+        if line.startswith("reverse_proxy ")
+        for upstream in line.split()[1:]
+        if upstream != "{"
+    ]
+
+
 def variables_read_by_code() -> set[str]:
     """ROOMREEL_* names that appear as string literals in pipeline/ and workers/."""
     found = set()
@@ -122,6 +147,8 @@ def test_services(compose):
     services = compose["services"]
     assert set(services) == {
         "api",
+        "api-2",
+        "lb",
         "worker",
         "migrate",
         "redis",
@@ -134,30 +161,113 @@ def test_services(compose):
         build = services[name]["build"]
         assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKER / "Dockerfile"
         assert services[name]["image"] == services["api"]["image"]
-    for name in ("redis", "postgres", "minio", "createbuckets", "coturn"):
+    for name in ("redis", "postgres", "minio", "createbuckets", "coturn", "lb"):
         assert "build" not in services[name]
         image = services[name]["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name} image not pinned: {image}"
 
 
-def test_api_serves_8080_and_media_on_the_udp_range(compose, env_example):
-    api = compose["services"]["api"]
-    assert api["command"] == ["serve", "--host", "0.0.0.0", "--port", "8080"]
-    # ICE binds 0.0.0.0 inside the port range and announces the host's address; the same UDP
-    # range is published 1:1, so the announced ports are the ones that reach the container.
-    assert "network_mode" not in api
-    published = interpolate(api["ports"], env_example)
-    assert "8080:8080" in published
-    ports = parse_port_range(env_example["ROOMREEL_RTC_PORT_RANGE"])
-    assert ports is not None and len(ports) > 1
-    udp = f"{ports.start}-{ports.stop - 1}"
-    assert f"{udp}:{udp}/udp" in published
-    env = interpolate(api["environment"], env_example)
-    assert env["ROOMREEL_RTC_HOSTS"] == "0.0.0.0"
-    settings = SfuSettings.from_env({**env_example, **env})
-    assert settings.ports == ports and settings.announce == {"0.0.0.0": env_example["ROOMREEL_RTC_ANNOUNCE"]}
-    assert "api-data:/var/lib/roomreel" in api["volumes"]
+def test_nodes_serve_8080_behind_the_load_balancer(compose):
+    services = compose["services"]
+    for name in NODES:
+        node = services[name]
+        assert node["command"] == ["serve", "--host", "0.0.0.0", "--port", "8080"]
+        assert "network_mode" not in node
+        # Clients reach the nodes through lb only, which is why the nodes may take the client's
+        # address from the X-Forwarded-For of whoever connects (uvicorn's FORWARDED_ALLOW_IPS).
+        assert not any(str(port).split("/")[0].split(":")[-1] == "8080" for port in node["ports"])
+        assert node["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    lb = services["lb"]
+    assert lb["image"].startswith("caddy:2.") and "alpine" in lb["image"]
+    assert lb["ports"] == ["8080:8080"]
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in lb["volumes"]
+    assert set(lb["depends_on"]) == set(NODES)
+    assert lb["restart"] == "unless-stopped"
+
+
+def test_caddyfile_balances_both_nodes(compose, env_example):
+    text = (DOCKER / "Caddyfile").read_text(encoding="utf-8")
+    assert re.search(r"^:8080 \{$", text, re.MULTILINE), "lb listens on the port it publishes"
+    # Each node's own address on the compose network, the one the other nodes relay to.
+    services = interpolate(compose["services"], env_example)
+    nodes = {
+        ClusterSettings.from_env(
+            Path("/unused"), "redis://redis:6379/0", "", services[name]["environment"]
+        ).node_url
+        for name in NODES
+    }
+    assert {f"http://{upstream}" for upstream in caddy_upstreams(text)} == nodes
+    directives = {
+        line.split()[0]: line.split()[1:]
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    assert directives["lb_policy"] == ["round_robin"]
+    assert seconds(directives["lb_try_duration"][0]) > 0, "a request to a node that is down goes to the other"
+    assert seconds(directives["fail_duration"][0]) > 0
+    assert directives["health_uri"] == ["/openapi.json"]  # the image's own health check
+    # WebSocket upgrades and X-Forwarded-* are reverse_proxy's defaults: nothing may strip them,
+    # and no timeout may cut a signaling socket that lasts the whole room.
+    for directive in ("header_up", "header_down", "stream_timeout", "trusted_proxies"):
+        assert directive not in directives, directive
+
+
+def test_each_node_publishes_its_own_udp_range(compose, env_example):
+    ranges = {}
+    for name in NODES:
+        node = compose["services"][name]
+        # ICE binds 0.0.0.0 inside the node's port range and announces the host's address; the same
+        # UDP range is published 1:1, so the announced ports are the ones that reach the container.
+        published = interpolate(node["ports"], env_example)
+        ports = parse_port_range(env_example[RTC_RANGES[name]])
+        assert ports is not None and len(ports) > 1
+        udp = f"{ports.start}-{ports.stop - 1}"
+        assert published == [f"{udp}:{udp}/udp"]
+        env = interpolate(node["environment"], env_example)
+        assert env["ROOMREEL_RTC_HOSTS"] == "0.0.0.0"
+        settings = SfuSettings.from_env({**env_example, **env})  # env wins over env_file, as in Compose
+        assert settings.ports == ports
+        assert settings.announce == {"0.0.0.0": env_example["ROOMREEL_RTC_ANNOUNCE"]}
+        ranges[name] = set(ports)
+    assert not ranges["api"] & ranges["api-2"], "two nodes on one host need two UDP ranges"
     assert any(str(p).split(":")[-2:] == ["9000", "9000"] for p in compose["services"]["minio"]["ports"])
+
+
+def test_nodes_form_one_cluster(compose, env_example):
+    services = interpolate(compose["services"], env_example)
+    clusters, shared = {}, set()
+    for name in NODES:
+        env = {**env_example, **services[name]["environment"]}
+        settings = Settings.from_env(env)
+        clusters[name] = ClusterSettings.from_env(
+            settings.data_dir, settings.broker_url, "http://unused:8080", env
+        )
+        assert clusters[name] is not None, f"{name} runs alone"
+        shared.add(
+            (settings.database_url, settings.broker_url, settings.storage_url, clusters[name].redis_url)
+        )
+    assert len(shared) == 1, "the nodes share PostgreSQL, Redis and the storage"
+    assert clusters["api"].node_id != clusters["api-2"].node_id
+    assert clusters["api"].node_url != clusters["api-2"].node_url
+    for name in NODES:
+        # Where the others relay to: the node's own service name on the compose network.
+        assert clusters[name].node_url == f"http://{name}:8080"
+
+
+def test_nodes_drain_before_they_are_killed(compose, env_example):
+    services = interpolate(compose["services"], env_example)
+    volumes = []
+    for name in NODES:
+        node = services[name]
+        env = {**env_example, **node["environment"]}
+        cluster = ClusterSettings.from_env(Path("/unused"), Settings.from_env(env).broker_url, "", env)
+        # SIGTERM starts the drain; Docker kills the container at stop_grace_period.
+        assert seconds(node["stop_grace_period"]) > cluster.drain_timeout >= 60
+        data = [v for v in node["volumes"] if v.endswith(":/var/lib/roomreel")]
+        assert len(data) == 1
+        volumes.append(data[0].split(":")[0])
+    # Each node's journals and node-id in a volume of its own.
+    assert volumes == ["api-data", "api-2-data"] and set(volumes) <= set(compose["volumes"])
 
 
 def test_worker_scales(compose):
@@ -169,7 +279,7 @@ def test_worker_scales(compose):
 
 def test_services_wait_for_healthy_dependencies(compose):
     services = compose["services"]
-    for name in ("api", "worker"):
+    for name in (*NODES, "worker"):
         depends = services[name]["depends_on"]
         for dependency in ("redis", "postgres", "minio"):
             assert depends[dependency]["condition"] == "service_healthy"
@@ -180,7 +290,7 @@ def test_services_wait_for_healthy_dependencies(compose):
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert services["migrate"]["restart"] == "no"
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
-    assert {"postgres-data", "minio-data", "api-data"} <= set(compose["volumes"])
+    assert {"postgres-data", "minio-data", "api-data", "api-2-data"} <= set(compose["volumes"])
 
 
 def test_roomreel_urls_use_the_real_formats(compose, env_example):
@@ -194,12 +304,12 @@ def test_roomreel_urls_use_the_real_formats(compose, env_example):
         storage = S3Storage(settings.storage_url)  # pipeline/storage/s3.py's URL format
         assert storage.bucket == env_example["MINIO_BUCKET"] and storage.prefix == ""
         assert storage.endpoint_url == (
-            "http://minio:9000" if name != "api" else env_example["MINIO_PUBLIC_URL"]
+            "http://minio:9000" if name not in NODES else env_example["MINIO_PUBLIC_URL"]
         )
         assert env["AWS_ACCESS_KEY_ID"] == env_example["MINIO_ROOT_USER"]
         assert env["AWS_SECRET_ACCESS_KEY"] == env_example["MINIO_ROOT_PASSWORD"]
-    assert "@postgres:5432/" in services["api"]["environment"]["ROOMREEL_DATABASE_URL"]
-    assert "@postgres:5432/" in services["worker"]["environment"]["ROOMREEL_DATABASE_URL"]
+    for name in (*NODES, "worker"):
+        assert "@postgres:5432/" in services[name]["environment"]["ROOMREEL_DATABASE_URL"]
 
 
 def test_every_compose_variable_is_in_env_example(compose, env_example):
@@ -220,7 +330,11 @@ def test_roomreel_variables_are_read_by_the_code(compose):
     read = variables_read_by_code()
     assert {"ROOMREEL_DATABASE_URL", "ROOMREEL_RTC_PORT_RANGE"} <= read
     example = set(ROOMREEL_VARIABLE.findall((DOCKER / ".env.example").read_text(encoding="utf-8")))
-    assert not example - read, f"not read by pipeline/ or workers/: {sorted(example - read)}"
+    assert not example - read - COMPOSE_ONLY, f"not read by pipeline/ or workers/: {sorted(example - read)}"
+    # Compose's own names are for compose.yaml and never reach roomreel under their own name.
+    assert not COMPOSE_ONLY & read
+    used = {name for text in strings(compose) for name in references(text)}
+    assert COMPOSE_ONLY <= used
     in_compose = {name for s in compose["services"].values() for name in s.get("environment") or {}}
     in_compose = {name for name in in_compose if name.startswith("ROOMREEL_")}
     assert not in_compose - read, f"not read by pipeline/ or workers/: {sorted(in_compose - read)}"
@@ -305,12 +419,13 @@ def test_healthcheck_script():
     assert _healthcheck(f"http://127.0.0.1:{closed}/openapi.json") == 1
 
 
-def test_coturn_and_the_api_share_one_turn_secret(compose, env_example):
+def test_coturn_and_the_nodes_share_one_turn_secret(compose, env_example):
     services = compose["services"]
-    api_env = interpolate(services["api"]["environment"], env_example)
     command = interpolate(services["coturn"]["command"], env_example)
-    assert f"--static-auth-secret={api_env['ROOMREEL_TURN_SECRET']}" in command
     assert "--use-auth-secret" in command and services["coturn"]["network_mode"] == "host"
     announce = env_example["ROOMREEL_RTC_ANNOUNCE"]
-    assert api_env["ROOMREEL_TURN_URLS"].startswith(f"turn:{announce}:3478")
     assert f"--external-ip={announce}" in command
+    for name in NODES:
+        env = interpolate(services[name]["environment"], env_example)
+        assert f"--static-auth-secret={env['ROOMREEL_TURN_SECRET']}" in command
+        assert env["ROOMREEL_TURN_URLS"].startswith(f"turn:{announce}:3478")
