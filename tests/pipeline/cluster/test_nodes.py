@@ -41,7 +41,10 @@ async def exchange(alice: RoomClient, bob: RoomClient) -> None:
 def recorded_room(cluster, name: str):
     """A room made through node A's REST API and recorded: (room, the node it runs on, the other)."""
     a, b = cluster.nodes
-    room = cluster.client(a).video.v1.rooms.create(unique_name=name, record_participants_on_connect=True)
+    # UnusedRoomTimeout 60 "minutes" of 0.5 s: the room waits for a slow first join (a browser).
+    room = cluster.client(a).video.v1.rooms.create(
+        unique_name=name, record_participants_on_connect=True, unused_room_timeout=60
+    )
     holder = a if room_row(cluster, room.sid).node_id == "node-a" else b
     return room, holder, b if holder is a else a
 

@@ -137,15 +137,17 @@ class SdkBrowser:
             executable_path=str(CHROMIUM), headless=True, args=args
         )
 
-    def page(self):
+    def page(self, base: str | None = None):
+        """An app page whose origin (and so `wsServer`) is `base`, by default the server's."""
+        base = base or self.base
         context = self.browser.new_context()
         page = context.new_page()
-        page.route(f"{self.base}/sdk-app/", lambda route: route.fulfill(body=APP, content_type="text/html"))
+        page.route(f"{base}/sdk-app/", lambda route: route.fulfill(body=APP, content_type="text/html"))
         page.route(
-            f"{self.base}/sdk-app/twilio-video.min.js",
+            f"{base}/sdk-app/twilio-video.min.js",
             lambda route: route.fulfill(body=self.script, content_type="text/javascript"),
         )
-        page.goto(f"{self.base}/sdk-app/")
+        page.goto(f"{base}/sdk-app/")
         page.wait_for_function("() => !!window.Twilio && !!window.tv")
         return page
 
