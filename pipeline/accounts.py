@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.config import Settings
 from pipeline.db import Database
@@ -13,7 +14,16 @@ from pipeline.sids import new_sid
 
 
 def ensure_account(db: Database, settings: Settings) -> tuple[Account, bool]:
-    """The account from ROOMREEL_ACCOUNT_SID/ROOMREEL_AUTH_TOKEN, or the first one, or a new one."""
+    """The account from ROOMREEL_ACCOUNT_SID/ROOMREEL_AUTH_TOKEN, or the first one, or a new one.
+    Nodes of a cluster start together on one database: the one that loses the race to create the
+    account reads the winner's."""
+    try:
+        return _ensure_account(db, settings)
+    except IntegrityError:
+        return _ensure_account(db, settings)
+
+
+def _ensure_account(db: Database, settings: Settings) -> tuple[Account, bool]:
     with db.session() as session:
         if settings.account_sid and settings.auth_token:
             account = session.get(Account, settings.account_sid)
