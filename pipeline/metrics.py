@@ -36,6 +36,10 @@ CALLBACK_FAILURES = Counter(
 SPEAKER_CHANGES = Counter(
     "roomreel_dominant_speaker_changes", "Times a live room's dominant speaker changed (levels read from RTP)"
 )
+RELAYED_BYTES = Counter(
+    "roomreel_relayed_bytes", "Signaling bytes this node relayed for rooms on other nodes", ["direction"]
+)
+RELAYED_SOCKETS = Counter("roomreel_relayed_sockets", "Signaling sockets this node relayed to another node")
 RECORDER_FRAMES = Counter("roomreel_recorder_frames_written", "Encoded frames journaled", ["kind"])
 RECORDER_BYTES = Counter("roomreel_recorder_bytes_written", "Encoded media bytes journaled", ["kind"])
 

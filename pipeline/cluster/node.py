@@ -31,7 +31,13 @@ class ClusterNode:
         self.settings = settings
         self.sfu = sfu
         self.db = db
-        self.redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+        # Named, so that `CLIENT LIST` on the Redis shows which node each connection is.
+        self.redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            client_name=f"roomreel-node-{settings.node_id}",
+        )
         self.prefix = f"roomreel:{namespace}"
         self.registry = NodeRegistry(self.redis, self.prefix, settings.ttl)
         self.commands = CommandBus(self.redis, self.prefix, settings.node_id)

@@ -15,6 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from pipeline.metrics import RELAYED_BYTES, RELAYED_SOCKETS
+
 log = logging.getLogger("roomreel.cluster")
 RELAYED_BY = "x-roomreel-relayed-by"  # marks a relayed socket, so it is never relayed again
 OPEN_TIMEOUT = 5.0
@@ -52,8 +54,11 @@ async def pipe(
     """Carries frames both ways until one side closes. `send_first` go upstream before anything
     else; the first `drop_replies` upstream frames are swallowed (answers the client already had
     from this node, such as TCMP's welcome)."""
+    RELAYED_SOCKETS.inc()
+    to_node, to_client = RELAYED_BYTES.labels("to_node"), RELAYED_BYTES.labels("to_client")
     for text in send_first:
         await upstream.send(text)
+        to_node.inc(len(text))
     close_code, close_reason = 1000, ""
 
     async def downstream() -> None:
@@ -64,6 +69,7 @@ async def pipe(
                     drop_replies -= 1
                     continue
                 await client.send_text(text if isinstance(text, str) else text.decode())
+                to_client.inc(len(text))
         except ConnectionClosed:
             pass
         if upstream.close_code is not None:
@@ -83,6 +89,7 @@ async def pipe(
                 await upstream.send(data)
             except ConnectionClosed:
                 return
+            to_node.inc(len(data or ""))
 
     down, up = asyncio.ensure_future(downstream()), asyncio.ensure_future(upstream_side())
     try:
