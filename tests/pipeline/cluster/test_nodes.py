@@ -294,3 +294,42 @@ def test_rest_operations_on_a_live_room_reach_its_node_from_the_other(cluster):
         return code
 
     assert asyncio.run(scenario()) == 53216
+
+
+def test_bots_behind_one_load_balancer_reconnect_when_the_room_s_node_dies(cluster):
+    from pipeline.client.bot import BotOptions, run_bot
+    from tests.tcp_balancer import TcpBalancer
+
+    room, holder, other = recorded_room(cluster, "balanced")
+    with TcpBalancer([("127.0.0.1", node.port) for node in cluster.nodes]) as balancer:
+
+        async def scenario():
+            bots = [
+                asyncio.ensure_future(
+                    run_bot(
+                        BotOptions(
+                            balancer.base,
+                            cluster.token(who, "balanced"),
+                            "balanced",
+                            duration=14,
+                            colour=colour,
+                            size=(160, 120),
+                        )
+                    )  # fmt: skip
+                )
+                for who, colour in (("alice", RED), ("bob", GREEN))
+            ]
+            await asyncio.sleep(6)
+            await asyncio.to_thread(holder.kill)
+            return await asyncio.gather(*bots)
+
+        results = asyncio.run(scenario())
+    assert [r["reconnects"] for r in results] == [1, 1], results
+    assert {r["room_sid"] for r in results} == {room.sid}
+    assert all(min(r["received"].values(), default=0) > 20 for r in results), results
+    assert room_row(cluster, room.sid).node_id == other.env["ROOMREEL_NODE_ID"]
+    with cluster.db.session() as session:
+        from pipeline.db.models import Participant
+
+        spans = session.scalars(select(Participant.identity).where(Participant.room_sid == room.sid)).all()
+    assert sorted(spans) == ["alice", "alice", "bob", "bob"]  # one participant per span each
