@@ -1,13 +1,17 @@
 """The audio path on one thread: a plan that cuts room time keeps every beep where the cut puts
-it, in step with the flashes, and a room's audio tracks are read by one thread, not one each."""
+it, in step with the flashes, and a room's audio tracks are read by one thread, not one each;
+Opus read straight from its planes gives what FFmpeg's resampler gives."""
 
 import threading
 
+import av
+import numpy as np
 import pytest
 
 import layouts
 from layouts import AudioSpan, Plan, Segment
 from pipeline.compose import render
+from pipeline.compose.audio_source import CHANNELS, SAMPLE_RATE, direct_samples
 from pipeline.media.manifest import load_manifest
 from tests.media_checks import audio_samples, beep_onsets, flash_onsets, streams, video_frames
 
@@ -41,3 +45,17 @@ def test_beeps_follow_the_segments_room_time(room, tmp_path, video):
         frames = video_frames(out)
         flashes = sorted(flash_onsets(frames, *ALICE) + flash_onsets(frames, *CAROL))
         assert flashes == pytest.approx(CUT_BEEPS, abs=0.034)
+
+
+def test_opus_read_without_the_resampler_gives_its_samples_bit_for_bit(room):
+    manifest = load_manifest(room)
+    (rec,) = [r for r in manifest.recordings.values() if r.track_name == "alice-mic"]
+    resampler = av.AudioResampler(format="flt", layout="stereo", rate=SAMPLE_RATE)
+    direct, resampled = [], []
+    with av.open(str(manifest.media_path(rec.sid))) as container:
+        for frame in container.decode(audio=0):
+            samples = direct_samples(frame)
+            assert samples is not None
+            direct.append(np.broadcast_to(samples, (len(samples), CHANNELS)))
+            resampled += [out.to_ndarray().reshape(-1, CHANNELS) for out in resampler.resample(frame)]
+    assert np.array_equal(np.concatenate(direct), np.concatenate(resampled))
