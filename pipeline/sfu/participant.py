@@ -164,6 +164,18 @@ class Participant:
         return label in self._data_in
 
     def _relay_data(self, channel: RTCDataChannel, track: PublishedTrack) -> None:
+        # Subscribers get the reliability the publisher chose: an "unreliable" track (unordered,
+        # no retransmits) must not turn reliable, and late, on its way through the SFU.
+        track.data_options = {
+            "ordered": channel.ordered,
+            "maxRetransmits": channel.maxRetransmits,
+            "maxPacketLifeTime": channel.maxPacketLifeTime,
+        }
+        waiting, track.waiting_subscribers = track.waiting_subscribers, set()
+        for subscriber in waiting:
+            if not subscriber.closed and track.published:
+                subscriber.subscribe(track)
+
         @channel.on("message")
         def on_message(message: str | bytes) -> None:
             if track.published and track.enabled:
@@ -211,10 +223,13 @@ class Participant:
 
     def subscribe(self, track: PublishedTrack) -> None:
         if track.kind == "data":
+            if track.data_options is None:  # its channel's options are not known yet
+                track.waiting_subscribers.add(self)
+                return
             if not self.subscriber.getTransceivers():
                 # aiortc: with max-bundle, an offer whose first m-line is data never connects.
                 self.subscriber.addTransceiver("audio", direction="inactive")
-            channel = self.subscriber.createDataChannel(track.sid)
+            channel = self.subscriber.createDataChannel(track.sid, **track.data_options)
             self.data_out[track.sid] = channel
             self._renegotiate()
             return
@@ -233,6 +248,7 @@ class Participant:
             self._slot_rebound(slot)
 
     def unsubscribe(self, track: PublishedTrack) -> None:
+        track.waiting_subscribers.discard(self)
         channel = self.data_out.pop(track.sid, None)
         if channel is not None:
             channel.close()

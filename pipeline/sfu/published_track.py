@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import RTCRtpReceiver
 
@@ -51,6 +51,11 @@ class PublishedTrack:
         self.published = True
         self.sinks: set[TrackSink] = set()
         self.receiver: RTCRtpReceiver | None = None
+        # A data track's channel options (ordered, maxRetransmits, maxPacketLifeTime), which its
+        # subscribers' channels repeat; None until the publisher's channel arrives, and the
+        # subscribers that came before wait for it.
+        self.data_options: dict[str, Any] | None = None
+        self.waiting_subscribers: set[Participant] = set()
         self.frames = 0
         self.bytes = 0
         self._ssrc = 0

@@ -18,7 +18,8 @@ APP = """<!doctype html><html><head><meta charset="utf-8"><title>twilio-video ap
 window.log = [];
 const note = (event, detail) => window.log.push({event, ...detail, t: performance.now()});
 function watchTrack(track, participant) {
-  note("trackSubscribed", {kind: track.kind, sid: track.sid, name: track.name, participant: participant.identity});
+  const reliability = track.kind === "data" ? {ordered: track.ordered, maxRetransmits: track.maxRetransmits} : {};
+  note("trackSubscribed", {kind: track.kind, sid: track.sid, name: track.name, participant: participant.identity, ...reliability});
   if (track.kind === "data") {
     track.on("message", (data) => note("message", {from: participant.identity, data: String(data)}));
     return;

@@ -395,3 +395,53 @@ def test_an_sdk_participant_and_the_browser_page_see_each_other(live, browser):
     wait_for(lambda: any(n > 10 for n in page.evaluate(decoded)), 20, "the SDK's video to play in the page")
     sdk.evaluate("() => window.tv.leave()")
     context.close()
+
+
+def test_unreliable_data_tracks_carry_messages_both_ways_as_published(live, browser):
+    """A LocalDataTrack with ordered: false and maxRetransmits: 0 (the SDK's "unreliable" data
+    track) reaches the other side as such, in both directions."""
+    alice, bob = browser.page(), browser.page()
+    assert connect(alice, live.token("alice", "sdk-lossy"), name="sdk-lossy")["ok"]
+    assert connect(bob, live.token("bob", "sdk-lossy"), name="sdk-lossy")["ok"]
+    for page in (alice, bob):
+        page.evaluate("() => window.tv.publishData({ordered: false, maxRetransmits: 0})")
+    for page, other in ((alice, "bob"), (bob, "alice")):
+        wait_for(
+            lambda page=page, other=other: any(
+                e["kind"] == "data" and e["participant"] == other for e in events(page, "trackSubscribed")
+            ),
+            20,
+            f"{other}'s data track",
+        )
+    for page, who in ((alice, "alice"), (bob, "bob")):
+        for i in range(5):
+            page.evaluate("(text) => window.tv.send(text)", f"{who} {i}")
+    for page, other in ((alice, "bob"), (bob, "alice")):
+        wait_for(lambda page=page: len(events(page, "message")) == 5, 10, f"{other}'s messages")
+        assert sorted(e["data"] for e in events(page, "message")) == [f"{other} {i}" for i in range(5)]
+        track = next(e for e in events(page, "trackSubscribed") if e["kind"] == "data")
+        assert (track["ordered"], track["maxRetransmits"]) == (False, 0), track
+
+
+def test_max_participant_duration_disconnects_an_sdk_participant(live, browser):
+    """Twilio's MaxParticipantDuration is at least 600 s through the REST API; the room row is
+    written with 3 s here, so the test does not wait ten minutes for the same code path."""
+    from pipeline.db.models import Room
+    from pipeline.sids import new_sid
+
+    with live.db.session() as session:
+        session.add(
+            Room(
+                sid=new_sid("RM"),
+                account_sid=live.account_sid,
+                unique_name="sdk-limited",
+                max_participant_duration=3,
+            )
+        )
+    page = browser.page()
+    joined = connect(page, live.token("alice", "sdk-limited"), name="sdk-limited")
+    assert joined["ok"], joined
+    wait_for(lambda: events(page, "disconnected"), 15, "MaxParticipantDuration to end alice")
+    assert events(page, "disconnected")[0]["code"] == 53216
+    status = live.client().video.v1.rooms(joined["sid"]).participants(joined["participant"]).fetch()
+    assert status.status == "disconnected" and 2 <= status.duration <= 8, (status.status, status.duration)
