@@ -44,3 +44,14 @@ def test_unchanged_frames_share_one_picture_and_the_flash_gets_its_own(room):
     assert len({id(p) for p in pictures}) <= 3
     assert flash is not None and all(flash is not p for p in pictures)
     assert flash.y.mean() > 200 > pictures[-1].y.mean()
+
+
+def test_same_picture_ignores_row_padding(room):
+    path, _ = bob_cam(room)
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    flash = max(range(len(frames)), key=lambda i: frames[i].to_ndarray()[0].mean())
+    padded = [frames[i].reformat(width=322, height=242) for i in (flash - 1, flash - 1, flash)]
+    assert padded[0].planes[0].line_size > padded[0].planes[0].width  # rows carry padding
+    assert same_picture(padded[0], padded[1])
+    assert not same_picture(padded[1], padded[2])
