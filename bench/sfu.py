@@ -15,6 +15,7 @@ Targets: <= 0.01 CPU-s/s per forwarded 720p stream, p99 loop lag <= 20 ms at 20 
 audio latency added per hop <= 25 ms.
 
     python bench/sfu.py [--subscribers 1,5,10,20] [--seconds 15]
+    python bench/sfu.py --nodes 1,2 [--rooms 2] [--subscribers 4] [--seconds 15]   # bench/sfu_cluster.py
 """
 
 from __future__ import annotations
@@ -164,7 +165,17 @@ def main() -> None:
     )
     parser.add_argument("--subscribers", default="1,5,10,20")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--nodes", help="e.g. 1,2: the same rooms on a cluster of each size (bench/sfu_cluster.py)"
+    )
+    parser.add_argument("--rooms", type=int, default=2, help="with --nodes: rooms to spread")
     args = parser.parse_args()
+    if args.nodes:
+        from bench import sfu_cluster
+
+        subscribers = int(args.subscribers.split(",")[0]) if "," not in args.subscribers else 4
+        sfu_cluster.main([int(n) for n in args.nodes.split(",")], args.rooms, subscribers, args.seconds)
+        return
     counts = [int(x) for x in args.subscribers.split(",")]
     work = Path(tempfile.mkdtemp(prefix="roomreel-bench-sfu-"))
     clip = encode_clip(work / "clip720.webm", seconds=int(WARMUP + args.seconds + 8))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.error_codes import ROOM_COMPLETED
@@ -47,6 +48,9 @@ class Room:
         self.observers: list[RoomObserver] = []
         self.closed = False
         self.created = settings.created.timestamp()
+        # When this process opened the room: a room taken over from a dead cluster node has
+        # recordings of that node's span, which this node cannot finish and does not wait for.
+        self.opened = datetime.now(UTC)
         self._timer: asyncio.TimerHandle | None = None
         self._ever_joined = False
         self.admission = asyncio.Lock()  # held by Sfu.join from its checks to admit()

@@ -219,10 +219,9 @@ def end_room(db: Database, room_sid: str) -> list[tuple[str, int]]:
         return [(c.sid, c.priority) for c in created]
 
 
-def recordings_in_progress(db: Database, room_sid: str) -> int:
+def recordings_in_progress(db: Database, room_sid: str, since: datetime | None = None) -> int:
     with db.session() as session:
-        return len(
-            session.scalars(
-                select(Recording.sid).where(Recording.room_sid == room_sid, Recording.status == "processing")
-            ).all()
-        )
+        query = select(Recording.sid).where(Recording.room_sid == room_sid, Recording.status == "processing")
+        if since is not None:
+            query = query.where(Recording.date_created >= since)
+        return len(session.scalars(query).all())

@@ -8,6 +8,7 @@ import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -247,7 +248,7 @@ class Sfu:
         room = self.rooms.pop(room_sid, None)
         if room is not None:
             await room.close()
-        await self._recordings_finished(room_sid)
+        await self._recordings_finished(room_sid, room.opened if room is not None else None)
         created = await self._db(room_state.end_room, self.db, room_sid)
         if self.dispatch is not None:
             for sid, priority in created:
@@ -276,12 +277,15 @@ class Sfu:
         if room is not None:
             room.rules_changed(rules)
 
-    async def _recordings_finished(self, room_sid: str, timeout: float = 120.0) -> None:
-        """Hooks compose what was recorded: wait (bounded) for a separate recorder's last uploads."""
+    async def _recordings_finished(
+        self, room_sid: str, since: datetime | None = None, timeout: float = 120.0
+    ) -> None:
+        """Hooks compose what was recorded: wait (bounded) for a separate recorder's last uploads,
+        of the recordings started `since` this process opened the room."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if not await self._db(room_state.recordings_in_progress, self.db, room_sid):
+            if not await self._db(room_state.recordings_in_progress, self.db, room_sid, since):
                 return
             await asyncio.sleep(0.25)
         log.warning("room %s ends with recordings still processing", room_sid)
