@@ -1,13 +1,14 @@
 """SIGTERM on a cluster node: take no new room, wait for this node's rooms to end, then stop.
 
 Kubernetes (and systemd) send SIGTERM and wait a grace period; the node keeps serving its live
-rooms meanwhile, the others take every new room. A second SIGTERM or SIGINT stops at once.
+rooms meanwhile, the others take every new room. A second SIGTERM, or SIGINT at any time, stops at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from typing import Any
 
@@ -23,7 +24,8 @@ class DrainingServer(uvicorn.Server):
         self._drain: asyncio.Task | None = None
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        if self._drain is not None or self.should_exit:
+        # Only SIGTERM drains: Ctrl-C (SIGINT) on a node in a terminal stops it at once.
+        if sig != signal.SIGTERM or self._drain is not None or self.should_exit:
             super().handle_exit(sig, frame)
             return
         self._drain = asyncio.get_event_loop().create_task(self._drain_then_exit())

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from pipeline.db import Database
+from pipeline.error_codes import SIGNALING_CONNECTION_ERROR
 from pipeline.sfu.access_token import AccessTokenError
 
 from . import placement
@@ -46,6 +48,7 @@ class ClusterNode:
         self._unreachable: dict[str, float] = {}
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
         self.nodes_seen: list[NodeInfo] = []  # the registry at the last heartbeat (for /metrics)
         sfu.node_id = settings.node_id
         sfu.placement = self
@@ -100,6 +103,7 @@ class ClusterNode:
             await asyncio.sleep(self.settings.heartbeat)
             try:
                 await self.registry.publish(self.info())
+                await self._fence()
                 if self.draining:
                     await self.live_nodes()
                 else:
@@ -108,6 +112,34 @@ class ClusterNode:
                 log.warning("cluster registry unreachable: %s", exc)
             except Exception:
                 log.exception("cluster heartbeat failed")
+
+    async def _fence(self) -> None:
+        """Closes the rooms this node runs that the database says are no longer its own: another
+        node took one over while this node looked dead (a Redis outage, a long pause), or it was
+        completed while this node could not be reached. Their participants reconnect and reach
+        the room where it runs now."""
+        local = list(self.sfu.rooms)
+        if not local:
+            return
+        rows = await asyncio.to_thread(placement.holders, self.db, local)
+        for room_sid in local:
+            node, status = rows.get(room_sid, (None, "completed"))
+            if status != "in-progress":
+                log.warning("room %s was completed elsewhere; ending it here", room_sid)
+                # On a task: ending waits for the room's recordings, the heartbeat must not.
+                self._spawn(self.sfu.end_room(room_sid))
+            elif node not in (None, self.id):
+                log.warning("room %s now runs on node %s; closing it here", room_sid, node)
+                room = self.sfu.rooms.pop(room_sid, None)
+                if room is not None:
+                    await room.close(
+                        SIGNALING_CONNECTION_ERROR, f"Room {room_sid} moved to another node; connect again"
+                    )
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _adopt_orphans(self) -> None:
         """Rooms whose node died go on here when this is the node that would be chosen for them;

@@ -62,6 +62,15 @@ def node_of(db: Database, room_sid: str) -> str | None:
         return session.scalar(select(Room.node_id).where(Room.sid == room_sid))
 
 
+def holders(db: Database, room_sids: list[str]) -> dict[str, tuple[str | None, str]]:
+    """SID -> (node, status) of each room, as the database has them now."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Room.sid, Room.node_id, Room.status).where(Room.sid.in_(room_sids))
+        ).all()
+    return {sid: (node, status) for sid, node, status in rows}
+
+
 def place(db: Database, room_sid: str, node_id: str) -> None:
     """Records where a room new from the REST API will run, before that node has opened it."""
     with db.session() as session:

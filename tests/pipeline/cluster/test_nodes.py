@@ -333,3 +333,30 @@ def test_bots_behind_one_load_balancer_reconnect_when_the_room_s_node_dies(clust
 
         spans = session.scalars(select(Participant.identity).where(Participant.room_sid == room.sid)).all()
     assert sorted(spans) == ["alice", "alice", "bob", "bob"]  # one participant per span each
+
+
+def test_a_node_closes_a_room_the_database_says_another_node_took_over(cluster):
+    """The fence against two nodes running one room: a node that looked dead for a while (a
+    Redis outage, a long pause) and lost its room to another node closes it at its next
+    heartbeat, and its participants, reconnecting, reach the room where it runs now."""
+    from sqlalchemy import update
+
+    room, holder, other = recorded_room(cluster, "fenced")
+
+    async def scenario():
+        alice = await RoomClient(holder.base, cluster.token("alice", "fenced")).connect()
+        with cluster.db.session() as session:
+            session.execute(
+                update(Room).where(Room.sid == room.sid).values(node_id=other.env["ROOMREEL_NODE_ID"])
+            )
+        await alice.wait_until(lambda: alice.disconnected is not None or alice.dropped, 10)
+        code = (alice.disconnected or {}).get("code")
+        await leave_all(alice)
+        again = await RoomClient(holder.base, cluster.token("alice", "fenced")).connect()  # relayed now
+        sid = again.room_sid
+        await leave_all(again)
+        return code, sid
+
+    code, sid = asyncio.run(scenario())
+    assert code == 53000
+    assert sid == room.sid
