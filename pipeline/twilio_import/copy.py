@@ -96,6 +96,9 @@ def _probe(path: Path) -> tuple[float, float]:
     return first or 0.0, max(0.0, (last or 0.0) - (first or 0.0))
 
 
+ROOMS_AT_ONCE = 4  # rooms listed and written at once; downloads are bounded by `concurrency`
+
+
 class TwilioImport:
     def __init__(
         self,
@@ -114,26 +117,45 @@ class TwilioImport:
         self.progress = progress
         self.summary = Summary()
         self._counting = threading.Lock()
+        self._downloads: ThreadPoolExecutor | None = None
 
     def run(self, since=None, until=None, rooms: list[str] | None = None) -> Summary:
+        """Copies every listed room. Up to `concurrency` downloads run at once across rooms (a room
+        of few recordings must not leave the others idle), and a few rooms at once list, write
+        rows and manifests while others download."""
         self._hooks_and_settings()
         listed = sorted(self.source.rooms(since, until, rooms), key=lambda r: r.date_created or datetime.min)
-        for number, room in enumerate(listed, 1):
-            if self._imported(room.sid):
-                self.summary.skipped += 1
-                self.summary.not_copied += self._left_out(room.sid)
-                self.progress(f"room {number}/{len(listed)} {room.sid}: imported already")
-                continue
-            if room.status != "completed":
-                self.summary.not_copied.append((room.sid, f"the room is {room.status}"))
-                continue
-            self._room(room)
+        room_pool = ThreadPoolExecutor(min(self.concurrency, ROOMS_AT_ONCE), thread_name_prefix="import-room")
+        self._downloads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="import")
+        try:
+            running = []
+            for number, room in enumerate(listed, 1):
+                if self._imported(room.sid):
+                    self.summary.skipped += 1
+                    self.summary.not_copied += self._left_out(room.sid)
+                    self.progress(f"room {number}/{len(listed)} {room.sid}: imported already")
+                    continue
+                if room.status != "completed":
+                    self.summary.not_copied.append((room.sid, f"the room is {room.status}"))
+                    continue
+                running.append(room_pool.submit(self._counted_room, room, number, len(listed)))
+            for future in running:
+                future.result()
+        finally:
+            # Interrupted (SIGINT): rooms not started are dropped, rooms under way finish; a room
+            # counts as imported only once its rows are written, so the next run redoes the rest.
+            room_pool.shutdown(wait=True, cancel_futures=True)
+            self._downloads.shutdown(wait=True, cancel_futures=True)
+        return self.summary
+
+    def _counted_room(self, room: Any, number: int, total: int) -> None:
+        self._room(room)
+        with self._counting:
             self.summary.rooms += 1
             self.progress(
-                f"room {number}/{len(listed)} {room.sid}: {self.summary.recordings} recordings, "
+                f"room {number}/{total} {room.sid}: {self.summary.recordings} recordings, "
                 f"{self.summary.bytes / 1e6:.1f} MB so far"
             )
-        return self.summary
 
     # -- account-wide -------------------------------------------------------------------------
     def _hooks_and_settings(self) -> None:
@@ -205,8 +227,7 @@ class TwilioImport:
             if c.status == "completed"
         ]
         with tempfile.TemporaryDirectory(prefix="roomreel-import-") as tmp:
-            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="import") as pool:
-                list(pool.map(lambda m: self._fetch(m, Path(tmp)), media))
+            list(self._downloads.map(lambda m: self._fetch(m, Path(tmp)), media))
         by_sid = {m.sid: m for m in media}
         for item in media:
             if item.error:
@@ -217,7 +238,8 @@ class TwilioImport:
         stored = {r.sid: by_sid[r.sid] for r in recordings if r.sid in by_sid and not by_sid[r.sid].error}
         starts = placements({r.sid: int(r.offset or 0) for r in recordings if r.sid in stored},
                             {sid: m.start for sid, m in stored.items()})  # fmt: skip
-        self._rows(room, participants, recordings, compositions, stored, by_sid, starts)
+        with self._counting:  # one room's rows at a time: they count into the summary
+            self._rows(room, participants, recordings, compositions, stored, by_sid, starts)
 
     def _fetch(self, item: Media, tmp: Path) -> None:
         path = tmp / item.key.rsplit("/", 1)[1]
