@@ -17,8 +17,8 @@ of the command and its children (psutil, every 50 ms) and the CPU-seconds of the
 the source server. Then the memory check: the rooms with `--scale`x larger files imported at
 `--memory-concurrency`, alternating with the normal ones. Target: peak RSS with the larger files
 <= 1.2x the peak with the normal ones (media is streamed to disk, never held whole). The
-throughput figures have no target. `--concurrency` is per room (a room's media are downloaded
-together, rooms one after another), so more downloads than `--recordings` are never in flight.
+throughput figures have no target. `--concurrency` bounds the downloads in flight across rooms
+(up to 4 rooms are imported at once).
 
     python bench/import_twilio.py [--rooms 8] [--recordings 4] [--seconds 80] [--scale 4]
         [--concurrency 1,4,8] [--memory-concurrency 4] [--runs 3] [--keep DIR]
