@@ -8,11 +8,13 @@ import secrets
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from twilio.rest import Client
 
@@ -127,14 +129,38 @@ def make_cluster(tmp: Path, database_url: str, names: tuple[str, ...] = ("a", "b
     return cluster
 
 
-@pytest.fixture
-def cluster(tmp_path, postgres_url) -> Iterator[Cluster]:
-    made = make_cluster(tmp_path, postgres_url)
+@pytest.fixture(scope="module")
+def running_cluster(tmp_path_factory, postgres_server) -> Iterator[Cluster]:
+    """One cluster per test module: starting two nodes costs more than most tests."""
+    name = f"roomreel_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    made = make_cluster(tmp_path_factory.mktemp("cluster"), f"{postgres_server.rsplit('/', 1)[0]}/{name}")
     try:
-        for node in made.nodes:
-            node.start()
         yield made
     finally:
         for node in made.nodes:
             node.stop()
         made.db.engine.dispose()
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def cluster(running_cluster: Cluster) -> Cluster:
+    """The module's cluster with every node up (a test may have killed or drained one) and no
+    room in progress (placement counts them)."""
+    for node in running_cluster.nodes:
+        if node.proc is None or node.proc.poll() is not None:
+            node.start()
+    rooms = running_cluster.client(running_cluster.nodes[0]).video.v1.rooms
+    for room in rooms.list(status="in-progress"):
+        rooms(room.sid).update(status="completed")
+    for node in running_cluster.nodes:
+        wait_for(lambda node=node: live_rooms(node) == 0, 20, f"node {node.name} to close its rooms")
+    return running_cluster
+
+
+def live_rooms(node: Node) -> float:
+    metrics = httpx.get(f"{node.base}/metrics", timeout=5).text.splitlines()
+    return float(next(line for line in metrics if line.startswith("roomreel_live_rooms ")).split()[1])

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from pipeline.client import RoomClient
 from pipeline.db.models import Recording, Room
+from tests.pipeline.cluster.conftest import live_rooms
 from tests.pipeline.sfu.conftest import leave_all, publish_av
 from tests.waiting import wait_for
 
@@ -110,9 +111,7 @@ def test_ten_rooms_spread_over_both_nodes_and_either_lists_them_all(cluster):
         listed = {r.sid for r in cluster.client(node).video.v1.rooms.list(status="in-progress")}
         assert set(sids) <= listed
     for node, name in ((a, "node-a"), (b, "node-b")):
-        metrics = cluster.http(node).get("/metrics").text
-        live = next(line for line in metrics.splitlines() if line.startswith("roomreel_live_rooms "))
-        assert float(live.split()[1]) == placed.count(name), (name, live)
+        assert live_rooms(node) == placed.count(name), name
 
     def cluster_rooms(node) -> dict[str, float]:
         """roomreel_node_rooms per node, as one node's /metrics shows the whole cluster."""
