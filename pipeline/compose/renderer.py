@@ -23,6 +23,7 @@ from .audio_mixdown import AudioMixdown
 from .audio_source import AudioSource
 from .canvas import Canvas
 from .errors import ComposeError
+from .gil_turns import short_gil_turns
 from .output import FORMATS, OutputFile
 from .timeline import IntervalSet, output_ticks, subtract, tick_count, tile_sizes, visible_spans
 from .video_source import VideoSource
@@ -126,37 +127,38 @@ def render(
     partial = out.with_name(out.name + ".part")
     output = None
     mixdown = None
-    try:
-        for source in videos.values():
-            source.begin()
-        output = OutputFile(partial, fmt, plan.width, plan.height, fps, has_video, bool(audios))
-        if audios:
-            mixdown = AudioMixdown(plan, tick, audios, output.audio_encoder(), skip_broken)
-            mixdown.begin()
-        if has_video:
-            frames = _walk(plan, tick, videos, disabled, output, mixdown, progress, skip_broken)
-        else:
-            frames = 0
-            _mux_audio_only(plan, output, mixdown, progress)
-        if mixdown is not None:
-            output.mux(mixdown.take_until(None))
-        output.close()
-        output = None
-        for source in [*videos.values(), *audios.values()]:
-            if source.error:
-                broken[source.sid] = source.error
-        os.replace(partial, out)
-    finally:
-        if mixdown is not None:
-            mixdown.close()
-        if output is not None:
-            try:
-                output.close()
-            except Exception:
-                pass
-        for source in videos.values():
-            source.close()
-        partial.unlink(missing_ok=True)
+    with short_gil_turns():
+        try:
+            for source in videos.values():
+                source.begin()
+            output = OutputFile(partial, fmt, plan.width, plan.height, fps, has_video, bool(audios))
+            if audios:
+                mixdown = AudioMixdown(plan, tick, audios, output.audio_encoder(), skip_broken)
+                mixdown.begin()
+            if has_video:
+                frames = _walk(plan, tick, videos, disabled, output, mixdown, progress, skip_broken)
+            else:
+                frames = 0
+                _mux_audio_only(plan, output, mixdown, progress)
+            if mixdown is not None:
+                output.mux(mixdown.take_until(None))
+            output.close()
+            output = None
+            for source in [*videos.values(), *audios.values()]:
+                if source.error:
+                    broken[source.sid] = source.error
+            os.replace(partial, out)
+        finally:
+            if mixdown is not None:
+                mixdown.close()
+            if output is not None:
+                try:
+                    output.close()
+                except Exception:
+                    pass
+            for source in videos.values():
+                source.close()
+            partial.unlink(missing_ok=True)
     return RenderReport(out, plan.duration, frames, time.monotonic() - started, broken)
 
 
