@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class TwilioImport:
         self.summary = Summary()
         self._counting = threading.Lock()
         self._downloads: ThreadPoolExecutor | None = None
+        self._to_copy, self._started = 0, 0.0  # rooms this run copies, and when it started them
 
     def run(self, since=None, until=None, rooms: list[str] | None = None) -> Summary:
         """Copies every listed room. Up to `concurrency` downloads run at once across rooms (a room
@@ -139,6 +141,7 @@ class TwilioImport:
                     self.summary.not_copied.append((room.sid, f"the room is {room.status}"))
                     continue
                 running.append(room_pool.submit(self._counted_room, room, number, len(listed)))
+            self._to_copy, self._started = len(running), time.monotonic()
             for future in running:
                 future.result()
         finally:
@@ -154,8 +157,16 @@ class TwilioImport:
             self.summary.rooms += 1
             self.progress(
                 f"room {number}/{total} {room.sid}: {self.summary.recordings} recordings, "
-                f"{self.summary.bytes / 1e6:.1f} MB so far"
+                f"{self.summary.bytes / 1e6:.1f} MB so far{self._time_left()}"
             )
+
+    def _time_left(self) -> str:
+        """The rest of this run at the pace of the rooms copied so far."""
+        done, left = self.summary.rooms, self._to_copy - self.summary.rooms
+        if done <= 0 or left <= 0 or not self._started:
+            return ""
+        seconds = (time.monotonic() - self._started) / done * left
+        return f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", about {seconds:.0f} s left"
 
     # -- account-wide -------------------------------------------------------------------------
     def _hooks_and_settings(self) -> None:

@@ -114,6 +114,7 @@ def test_an_account_arrives_whole_with_its_sids_after_an_interruption(source, tm
     line = ""
     while "room 1/2" not in line and time.monotonic() < deadline:
         line = first.stderr.readline()
+    assert " left" in line, line  # the progress line says how long the rest will take
     first.send_signal(signal.SIGINT)
     first.communicate(timeout=60)
     second = run_import(server, target_dir, "--concurrency", "4")
