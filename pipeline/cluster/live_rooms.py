@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from . import placement
 from .commands import NodeUnreachable
 
@@ -53,7 +55,7 @@ class LiveRooms:
         assert self.cluster is not None
         try:
             return True, await self.cluster.commands.call(node, op, timeout, room_sid=room_sid, **args)
-        except NodeUnreachable as exc:
+        except (NodeUnreachable, RedisError, OSError) as exc:
             log.warning("%s on room %s: %s", op, room_sid, exc)
             return True, None
 
@@ -70,7 +72,7 @@ class LiveRooms:
                         target.id, "open_room", account_sid=account_sid, room_sid=room_sid
                     )
                     return
-                except NodeUnreachable as exc:
+                except (NodeUnreachable, RedisError, OSError) as exc:
                     log.warning("room %s stays here: %s", room_sid, exc)
         await self.sfu.open_room(account_sid, room_sid)
 

@@ -59,12 +59,26 @@ class ClusterNode:
 
     # -- life ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Joins the cluster; a Redis that is down only delays that (the node serves meanwhile, as
+        a node alone would, and joins at the first heartbeat that reaches Redis)."""
         ready = asyncio.Event()
-        self._tasks.append(asyncio.ensure_future(self.commands.serve(ready)))
-        await asyncio.wait_for(ready.wait(), 10)
-        await self.registry.publish(self.info())
+        self._tasks.append(asyncio.ensure_future(self._serve_commands(ready)))
+        try:
+            await asyncio.wait_for(ready.wait(), 5)
+            await asyncio.wait_for(self.registry.publish(self.info()), 5)
+            log.info("cluster node %s at %s", self.id, self.settings.node_url)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("cluster registry unreachable at start-up (%s); this node joins when it is back", exc)
         self._tasks.append(asyncio.ensure_future(self._heartbeat()))
-        log.info("cluster node %s at %s", self.id, self.settings.node_url)
+
+    async def _serve_commands(self, ready: asyncio.Event) -> None:
+        """The command channel, subscribed again whenever the connection to Redis drops."""
+        while True:
+            try:
+                await self.commands.serve(ready)
+            except (RedisError, OSError) as exc:
+                log.warning("cluster command channel lost (%s); subscribing again", exc)
+            await asyncio.sleep(self.settings.heartbeat)
 
     async def stop(self) -> None:
         for task in self._tasks:
