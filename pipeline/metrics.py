@@ -13,7 +13,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from pipeline.priority import JobPriority
 
@@ -69,6 +68,10 @@ class DatabaseCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        # Imported here: `roomreel compose` loads this module (storage counts its bytes) and
+        # must not pay for SQLAlchemy, which it never uses.
+        from sqlalchemy import func, select
+
         from pipeline.db.models import CallbackDelivery, Composition, Participant, Recording, Room
 
         depth = GaugeMetricFamily(
