@@ -94,7 +94,7 @@ async def relay(
         upstream = await open_upstream(ws_url(node.url, path, query), cluster.id)
     except RelayFailed as exc:
         log.warning("relay to node %s failed: %s", node.id, exc)
-        cluster.unreachable(node.id)
+        cluster.unreachable(node)
         return False
     if on_open is not None:
         on_open()

@@ -45,7 +45,9 @@ class ClusterNode:
         self.commands = CommandBus(self.redis, self.prefix, settings.node_id)
         self.draining = False
         self.started = time.time()
-        self._unreachable: dict[str, float] = {}
+        # Node id -> (its start time as registered, until when): a node a relay could not reach
+        # counts as gone for a while, but only that incarnation of it; a restarted node is live.
+        self._unreachable: dict[str, tuple[float, float]] = {}
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -158,7 +160,9 @@ class ClusterNode:
     async def _adopt_orphans(self) -> None:
         """Rooms whose node died go on here when this is the node that would be chosen for them;
         their empty-room timeout then ends them if nobody comes back."""
-        nodes = await self.live_nodes()
+        # The registry alone says who is gone here: a node a relay just failed to reach may be
+        # alive, and taking its rooms would split them (its participants' connections hold).
+        nodes = self.nodes_seen = await self.registry.live()
         live = {n.id for n in nodes}
         orphans = await asyncio.to_thread(placement.orphaned_rooms, self.db, live)
         if not orphans:
@@ -177,12 +181,18 @@ class ClusterNode:
 
     # -- where things are ------------------------------------------------------------------------
     async def live_nodes(self) -> list[NodeInfo]:
+        """The registry's nodes less those this node just failed to reach (for routing and
+        claiming a client's room; adopting orphans goes by the registry alone)."""
         now = time.monotonic()
         nodes = self.nodes_seen = await self.registry.live()
-        return [n for n in nodes if n.id == self.id or self._unreachable.get(n.id, 0) < now]
+        return [n for n in nodes if n.id == self.id or not self._is_unreachable(n, now)]
 
-    def unreachable(self, node_id: str) -> None:
-        self._unreachable[node_id] = time.monotonic() + UNREACHABLE_FOR
+    def _is_unreachable(self, node: NodeInfo, now: float) -> bool:
+        started, until = self._unreachable.get(node.id, (0.0, 0.0))
+        return until > now and started == node.started
+
+    def unreachable(self, node: NodeInfo) -> None:
+        self._unreachable[node.id] = (node.started, time.monotonic() + UNREACHABLE_FOR)
 
     async def claim(self, room_sid: str) -> str | None:
         """Makes this node the room's (the Sfu asks before it opens a room); returns the node
