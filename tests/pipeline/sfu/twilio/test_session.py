@@ -355,13 +355,19 @@ def test_three_sdk_participants_are_recorded_and_composed_in_their_colours(live,
     path = storage.get_file(f"compositions/{live.account_sid}/{composition.sid}.mp4", tmp_path / "out.mp4")
     info = streams(path)
     assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", "aac", 1280, 720)
-    # Everyone is there 2 s before the end: three cells of the 2x2 grid hold the three colours.
-    img = next(img for t, img in reversed(video_frames(path)) if t <= info.duration - 2.0)
-    found = [colour(img, x, y) for x, y in ((320, 180), (960, 180), (320, 540), (960, 540))]
-    # The browser's capture and the codec stretch saturation a little (measured (215, 6, 29) for
-    # (220, 40, 40)): each cell is judged by its dominant channel, clearly ahead of the others.
-    dominant = sorted(max(range(3), key=lambda c: f[c]) for f in found if max(f) - sorted(f)[1] > 100)
-    assert dominant == [0, 1, 2], found
+
+    # While everyone is there, three cells of the 2x2 grid hold the three colours. (They leave one
+    # after another, and on a loaded machine the first one's tile can be gone seconds before the
+    # end, so the frames of the last half are searched rather than one fixed moment.)
+    def dominant(img) -> list[int]:
+        found = [colour(img, x, y) for x, y in ((320, 180), (960, 180), (320, 540), (960, 540))]
+        # The browser's capture and the codec stretch saturation a little (measured (215, 6, 29)
+        # for (220, 40, 40)): each cell is judged by its dominant channel, clearly ahead.
+        return sorted(max(range(3), key=lambda c: f[c]) for f in found if max(f) - sorted(f)[1] > 100)
+
+    late = [img for t, img in video_frames(path) if t >= info.duration / 2]
+    together = [img for img in late[::5] if dominant(img) == [0, 1, 2]]
+    assert len(together) >= 3, [dominant(img) for img in late[::30]]
 
 
 def test_an_h264_room_plays_between_sdk_participants(live, browser):
