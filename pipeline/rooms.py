@@ -105,12 +105,17 @@ def disconnect_participant(session: Session, room: Room, participant: Participan
     )
 
 
-def complete_room(session: Session, room: Room) -> list[Composition]:
-    """End the room, disconnect everyone, and create one composition per enabled hook."""
+def disconnect_everyone(session: Session, room: Room) -> None:
+    """Every participant of the room still connected is disconnected, with its callbacks."""
     for participant in session.scalars(
         select(Participant).where(Participant.room_sid == room.sid, Participant.status != "disconnected")
     ):
         disconnect_participant(session, room, participant)
+
+
+def complete_room(session: Session, room: Room) -> list[Composition]:
+    """End the room, disconnect everyone, and create one composition per enabled hook."""
+    disconnect_everyone(session, room)
     room.status = "completed"
     room.end_time = room.end_time or utcnow()
     callbacks.room_event(

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from pipeline.db import Database
-from pipeline.db.models import Participant, Room
-from pipeline.rooms import disconnect_participant
+from pipeline.db.models import Room
+from pipeline.rooms import disconnect_everyone
 from pipeline.sids import is_sid
 
 from .registry import NodeInfo
@@ -104,10 +104,7 @@ def claim(db: Database, room_sid: str, node_id: str, live: set[str]) -> Claim:
             return Claim(session.scalar(select(Room.node_id).where(Room.sid == room_sid)))
         session.refresh(room)
         if previous is not None:
-            for participant in session.scalars(
-                select(Participant).where(Participant.room_sid == room_sid, Participant.status == "connected")
-            ):
-                disconnect_participant(session, room, participant)
+            disconnect_everyone(session, room)
         return Claim(node_id, taken_from=previous)
 
 

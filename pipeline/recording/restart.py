@@ -14,7 +14,7 @@ import logging
 from sqlalchemy import select
 
 from pipeline.db.models import Participant, Recording, Room
-from pipeline.rooms import disconnect_participant
+from pipeline.rooms import disconnect_everyone
 
 log = logging.getLogger("roomreel.recording")
 
@@ -42,10 +42,7 @@ def forget_participants(db, room_sid: str) -> str:
     returns the room's account."""
     with db.session() as session:
         room = session.get(Room, room_sid)
-        for participant in session.scalars(
-            select(Participant).where(Participant.room_sid == room_sid, Participant.status == "connected")
-        ):
-            disconnect_participant(session, room, participant)
+        disconnect_everyone(session, room)
         return room.account_sid
 
 

@@ -24,6 +24,7 @@ from pipeline.db import Database
 from pipeline.sfu.access_token import mint
 from pipeline.sids import new_sid
 from tests.live_server import LocalHttpClient, free_port
+from tests.metrics_scrape import scrape, value
 from tests.services import ensure_redis
 from tests.waiting import wait_for
 
@@ -162,5 +163,4 @@ def cluster(running_cluster: Cluster) -> Cluster:
 
 
 def live_rooms(node: Node) -> float:
-    metrics = httpx.get(f"{node.base}/metrics", timeout=5).text.splitlines()
-    return float(next(line for line in metrics if line.startswith("roomreel_live_rooms ")).split()[1])
+    return value(scrape(f"{node.base}/metrics"), "roomreel_live_rooms")
