@@ -416,16 +416,22 @@ def cmd_import_twilio(args: argparse.Namespace) -> int:
             raise UserError(f"not an ISO-8601 time: {text!r}") from None
 
     try:
-        source = TwilioSource(Credentials.from_env(), args.api_url or TWILIO_VIDEO)
+        credentials = Credentials.from_env()
+        source = TwilioSource(credentials, args.api_url or TWILIO_VIDEO)
     except SourceError as exc:
-        raise UserError(str(exc)) from None
+        if not args.follow:
+            raise UserError(str(exc)) from None
     settings, db = _database()
+    if args.follow:
+        return _follow_import(db, args.follow)
     account, _ = ensure_account(db, settings)
     storage = deployment_storage(settings, db)
     job = TwilioImport(
         source, db, storage, account.sid, args.concurrency, progress=lambda line: print(line, file=sys.stderr)
     )
     try:
+        if args.queue:
+            return _queue_import(args, settings, db, job, credentials, when(args.since), when(args.until))
         summary = job.run(when(args.since), when(args.until), args.room)
     except SourceError as exc:
         raise UserError(str(exc)) from None
@@ -441,6 +447,63 @@ def cmd_import_twilio(args: argparse.Namespace) -> int:
     )
     for sid, why in summary.not_copied:
         print(f"not copied: {sid}: {why}")
+    return 0
+
+
+def _queue_import(args, settings, db, job, credentials, since, until) -> int:
+    """`--queue`: one job per room for the workers, then follow them (unless `--detach`)."""
+    from pipeline.twilio_import import queued
+    from pipeline.twilio_import.source import TWILIO_VIDEO
+
+    sid, count, there = queued.queue_import(
+        job, credentials, args.api_url or TWILIO_VIDEO, since, until, args.room
+    )
+    print(
+        f"queued import {sid}: {count} rooms for the workers ({there} already there); "
+        f"follow it with `roomreel import-twilio --follow {sid}`",
+        file=sys.stderr,
+    )
+    if settings.broker_url != "memory":
+        from workers.actors import import_twilio_room
+
+        for import_sid, room_sid in queued.rooms_to_send(db, import_sid=sid):
+            import_twilio_room.send(import_sid, room_sid)
+    if args.detach:
+        print(sid)
+        return 0
+    return _follow_import(db, sid, hooks=job.summary.hooks)
+
+
+def _follow_import(db, import_sid: str, hooks: int = 0) -> int:
+    """Progress of a queued import from the database until its last room is done; Ctrl-C stops
+    following, not the import."""
+    import time
+
+    from pipeline.twilio_import import queued
+
+    shown, waited = "", time.monotonic()
+    try:
+        while True:
+            found = queued.progress(db, import_sid)
+            if found is None:
+                raise UserError(f"no queued import {import_sid}")
+            line = found.line()
+            if line != shown:
+                print(line, file=sys.stderr, flush=True)
+                shown, waited = line, time.monotonic()
+            if found.status == "completed":
+                break
+            if found.processing == 0 and time.monotonic() - waited > 15:
+                print("no worker has taken a room yet: `roomreel serve` or `roomreel worker` runs them",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                waited = time.monotonic()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print(f"\nthe import goes on in the workers: `roomreel import-twilio --follow {import_sid}`",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    for line in queued.summary_lines(found, hooks):
+        print(line)
     return 0
 
 
@@ -615,7 +678,18 @@ def build_parser() -> argparse.ArgumentParser:
     twilio.add_argument("--since", help="rooms created at or after this ISO-8601 time")
     twilio.add_argument("--until", help="rooms created before this ISO-8601 time")
     twilio.add_argument("--room", action="append", help="room SID; repeatable")
-    twilio.add_argument("--concurrency", type=int, default=4, help="downloads at once")
+    twilio.add_argument(
+        "--concurrency", type=int, default=4, help="downloads at once (per room job with --queue)"
+    )
+    twilio.add_argument(
+        "--queue",
+        action="store_true",
+        help="one job per room for the workers (large imports), then follow them",
+    )
+    twilio.add_argument(
+        "--detach", action="store_true", help="with --queue: print the import's SID and return"
+    )
+    twilio.add_argument("--follow", metavar="IMPORT_SID", help="follow a queued import until it is done")
     twilio.set_defaults(func=cmd_import_twilio)
 
     token = sub.add_parser("token", help="mint an access token for a room (with a local API key)")

@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from pipeline.db import Database
-from pipeline.db.models import Composition
+from pipeline.db.models import Composition, TwilioImportRoom
 from pipeline.jobs.compose import INTERNAL_FAILED, _fail, run_composition
 from pipeline.jobs.deliver import deliver
-from pipeline.jobs.reconcile import due_deliveries, due_deliveries_by_origin, release_stale
+from pipeline.jobs.reconcile import STALE_AFTER, due_deliveries, due_deliveries_by_origin, release_stale
 from pipeline.storage import Storage
 
 log = logging.getLogger("roomreel.embedded")
@@ -30,7 +30,12 @@ def requeue_orphans(db: Database) -> int:
             .where(Composition.status == "processing")
             .values(status="enqueued", worker_id=None)
         )
-        return result.rowcount or 0
+        rooms = session.execute(
+            update(TwilioImportRoom)
+            .where(TwilioImportRoom.status == "processing")
+            .values(status="enqueued", worker_id=None)
+        )
+        return (result.rowcount or 0) + (rooms.rowcount or 0)
 
 
 def compose_pending(
@@ -127,11 +132,24 @@ class EmbeddedWorkers:
                 name="embedded-callbacks",
                 daemon=True,
             ),
+            threading.Thread(target=self._loop, args=(self._imports,), name="embedded-import", daemon=True),
         ]
 
     def _compose(self) -> int:
         release_stale(self.db)  # a render thread that died mid-job stops heartbeating
         return compose_pending(self.db, self.storage, self.worker_id, spool_dir=self.spool_dir)
+
+    def _imports(self) -> int:
+        """Rooms of queued Twilio imports, one at a time (each copies with its own downloads)."""
+        from pipeline.twilio_import import queued
+
+        queued.release_stale(self.db, STALE_AFTER)
+        ran = 0
+        for import_sid, room_sid in queued.rooms_to_send(self.db):
+            ran += queued.run_room(self.db, self.storage, import_sid, room_sid, self.worker_id) != "skipped"
+            if self._stop.is_set():
+                break
+        return ran
 
     def _callbacks(self) -> int:
         self.callbacks.tick()

@@ -145,6 +145,17 @@ def finalize_recording(recording_sid: str) -> None:
     recorder.finish(recording_sid, room_sid, created)
 
 
+@dramatiq.actor(queue_name="imports", priority=JobPriority.BATCH.actor_priority, max_retries=0,
+                time_limit=6 * 3600 * 1000)  # fmt: skip
+def import_twilio_room(import_sid: str, room_sid: str) -> None:
+    """One room of a queued `roomreel import-twilio --queue` (pipeline/twilio_import/queued.py)."""
+    from pipeline.twilio_import import queued
+
+    ctx = context()
+    if queued.run_room(ctx.db, ctx.storage, import_sid, room_sid, worker_id()) == "retry":
+        import_twilio_room.send_with_options(args=(import_sid, room_sid), delay=30_000)
+
+
 @dramatiq.actor(queue_name="rooms", max_retries=3)
 def run_hooks(room_sid: str) -> None:
     ctx = context()
@@ -178,4 +189,15 @@ def reconcile(
     deliveries = due_deliveries(ctx.db)
     for delivery_id in deliveries:
         deliver_callback.send(delivery_id)
-    return {"released": len(released), "compositions": sent, "callbacks": len(deliveries)}
+    from pipeline.twilio_import import queued
+
+    queued.release_stale(ctx.db, stale_after)
+    imports = queued.rooms_to_send(ctx.db, silent_since=cutoff)
+    for import_sid, room_sid in imports:
+        import_twilio_room.send(import_sid, room_sid)
+    return {
+        "released": len(released),
+        "compositions": sent,
+        "callbacks": len(deliveries),
+        "imports": len(imports),
+    }

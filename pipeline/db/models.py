@@ -267,3 +267,41 @@ class DeploymentSecret(Base):
     value: Mapped[str | None] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
     date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class TwilioImportRun(Base):
+    """One queued `roomreel import-twilio --queue`: where its rooms come from, read by the
+    workers that copy them. The source's secret is dropped once every room is done."""
+
+    __tablename__ = "twilio_imports"
+    sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    account_sid: Mapped[str] = mapped_column(ForeignKey("accounts.sid"), index=True)
+    api_url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(64))
+    password: Mapped[str | None] = mapped_column(String(128))
+    source_account_sid: Mapped[str] = mapped_column(SID)
+    concurrency: Mapped[int] = mapped_column(Integer, default=4)
+    status: Mapped[str] = mapped_column(String(16), default="in-progress")  # | completed
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    date_completed: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TwilioImportRoom(Base):
+    """One room of a queued import: a job with the lease and retry fields of a composition."""
+
+    __tablename__ = "twilio_import_rooms"
+    import_sid: Mapped[str] = mapped_column(ForeignKey("twilio_imports.sid"), primary_key=True)
+    room_sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="enqueued", index=True)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    recordings: Mapped[int] = mapped_column(Integer, default=0)
+    compositions: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # [[sid, why], ...]: what of this room was not copied, for the summary
+    not_copied: Mapped[list[Any]] = mapped_column(default=list)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    date_completed: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -97,6 +97,14 @@ def _probe(path: Path) -> tuple[float, float]:
     return first or 0.0, max(0.0, (last or 0.0) - (first or 0.0))
 
 
+def time_left(elapsed: float, done: int, left: int) -> str:
+    """The rest of a run at the pace of the rooms copied so far, for a progress line."""
+    if done <= 0 or left <= 0:
+        return ""
+    seconds = elapsed / done * left
+    return f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", about {seconds:.0f} s left"
+
+
 ROOMS_AT_ONCE = 4  # rooms listed and written at once; downloads are bounded by `concurrency`
 
 
@@ -121,20 +129,24 @@ class TwilioImport:
         self._downloads: ThreadPoolExecutor | None = None
         self._to_copy, self._started = 0, 0.0  # rooms this run copies, and when it started them
 
-    def run(self, since=None, until=None, rooms: list[str] | None = None) -> Summary:
+    def run(
+        self, since=None, until=None, rooms: list[str] | None = None, account_wide: bool = True
+    ) -> Summary:
         """Copies every listed room. Up to `concurrency` downloads run at once across rooms (a room
         of few recordings must not leave the others idle), and a few rooms at once list, write
-        rows and manifests while others download."""
-        self._hooks_and_settings()
-        listed = sorted(self.source.rooms(since, until, rooms), key=lambda r: r.date_created or datetime.min)
+        rows and manifests while others download. `account_wide`: hooks and settings too (a
+        queued import's room jobs leave them to the command that queued them)."""
+        if account_wide:
+            self.hooks_and_settings()
+        listed = self.listed(since, until, rooms)
         room_pool = ThreadPoolExecutor(min(self.concurrency, ROOMS_AT_ONCE), thread_name_prefix="import-room")
         self._downloads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="import")
         try:
             running = []
             for number, room in enumerate(listed, 1):
-                if self._imported(room.sid):
+                if self.imported(room.sid):
                     self.summary.skipped += 1
-                    self.summary.not_copied += self._left_out(room.sid)
+                    self.summary.not_copied += self.left_out(room.sid)
                     self.progress(f"room {number}/{len(listed)} {room.sid}: imported already")
                     continue
                 if room.status != "completed":
@@ -151,6 +163,13 @@ class TwilioImport:
             self._downloads.shutdown(wait=True, cancel_futures=True)
         return self.summary
 
+    def listed(self, since=None, until=None, rooms: list[str] | None = None) -> list[Any]:
+        """The source's rooms to copy, oldest first."""
+        return sorted(
+            self.source.rooms(since, until, rooms),
+            key=lambda r: _utc(r.date_created) or datetime.min.replace(tzinfo=UTC),
+        )
+
     def _counted_room(self, room: Any, number: int, total: int) -> None:
         self._room(room)
         with self._counting:
@@ -162,14 +181,14 @@ class TwilioImport:
 
     def _time_left(self) -> str:
         """The rest of this run at the pace of the rooms copied so far."""
-        done, left = self.summary.rooms, self._to_copy - self.summary.rooms
-        if done <= 0 or left <= 0 or not self._started:
+        if not self._started:
             return ""
-        seconds = (time.monotonic() - self._started) / done * left
-        return f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", about {seconds:.0f} s left"
+        return time_left(
+            time.monotonic() - self._started, self.summary.rooms, self._to_copy - self.summary.rooms
+        )
 
     # -- account-wide -------------------------------------------------------------------------
-    def _hooks_and_settings(self) -> None:
+    def hooks_and_settings(self) -> None:
         hooks = self.source.hooks()
         with self.db.session() as session:
             for hook in hooks:
@@ -212,11 +231,11 @@ class TwilioImport:
                     )
 
     # -- one room --------------------------------------------------------------------------------
-    def _imported(self, room_sid: str) -> bool:
+    def imported(self, room_sid: str) -> bool:
         with self.db.session() as session:
             return session.get(Room, room_sid) is not None
 
-    def _left_out(self, room_sid: str) -> list[tuple[str, str]]:
+    def left_out(self, room_sid: str) -> list[tuple[str, str]]:
         """What an earlier run of this import could not copy of a room, so every summary says."""
         with self.db.session() as session:
             rows = session.scalars(

@@ -18,6 +18,7 @@ from pipeline.sfu import SfuSettings
 from tests.live_server import running_server
 from tests.media_checks import close, colour, frame_at, video_frames
 from tests.waiting import wait_for
+from tests.workers.conftest import stack  # noqa: F401  (serve + worker on Redis, S3)
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 RED, BLUE = "#dc2828", "#2850e6"
@@ -186,3 +187,70 @@ def test_an_account_arrives_whole_with_its_sids_after_an_interruption(source, tm
     third = run_import(server, target_dir)
     out, _ = third.communicate(timeout=120)
     assert "imported 0 rooms (2 already there)" in out
+
+
+def test_a_queued_import_is_copied_by_the_workers_and_survives_a_dead_one(source, tmp_path):
+    from datetime import timedelta
+
+    from pipeline.db.models import TwilioImportRoom, TwilioImportRun, utcnow
+
+    server, talk, gone, composition, deleted = source
+    target_dir = tmp_path / "target"
+    queued = run_import(server, target_dir, "--queue", "--detach")
+    out, err = queued.communicate(timeout=120)
+    assert queued.returncode == 0, err
+    import_sid = out.strip()
+    assert "2 rooms for the workers" in err
+    with running_server(target_dir) as target:
+        with target.db.session() as session:
+            # A worker took the first room and died: its heartbeat stopped long ago.
+            row = session.get(TwilioImportRoom, (import_sid, talk))
+            row.status, row.worker_id, row.heartbeat_at = (
+                "processing",
+                "dead",
+                utcnow() - timedelta(minutes=5),
+            )
+        workers = EmbeddedWorkers(target.db, target.app.state.services.storage, interval=0.2, node_id="n1")
+        workers.start()
+        try:
+            follow = run_import(server, target_dir, "--follow", import_sid)
+            out, err = follow.communicate(timeout=300)
+        finally:
+            workers.stop()
+        assert follow.returncode == 0, err
+        assert "Traceback" not in err
+        assert "imported 2 rooms (0 already there)" in out, out
+        assert f"not copied: {deleted}" in out
+        ours, theirs = target.client().video.v1, server.client().video.v1
+        for room_sid in (talk, gone):
+            source_recordings = {r.sid: r for r in theirs.recordings.list(grouping_sid=[room_sid])}
+            assert {r.sid for r in ours.recordings.list(grouping_sid=[room_sid])} == set(source_recordings)
+            for sid, r in source_recordings.items():
+                if r.status == "completed":
+                    key = f"rooms/{room_sid}/{sid}.{r.container_format}"
+                    assert media_bytes(target, key) == media_bytes(server, key), sid
+        assert ours.compositions(composition).fetch().status == "completed"
+        with target.db.session() as session:
+            run = session.get(TwilioImportRun, import_sid)
+            assert (run.status, run.password) == ("completed", None)  # the source's secret is gone
+            assert session.get(TwilioImportRoom, (import_sid, talk)).attempts == 1
+
+
+@pytest.mark.services
+def test_a_queued_import_runs_on_worker_processes_over_redis_into_s3(source, stack):  # noqa: F811
+    """The production shape: the command queues on Redis, a `roomreel worker` copies into S3."""
+    server, talk, gone, composition, deleted = source
+    stack.start_worker()
+    env = {**stack.env, "TWILIO_ACCOUNT_SID": server.account_sid, "TWILIO_AUTH_TOKEN": server.auth_token}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "import-twilio", "--api-url", server.base, "--queue"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 rooms (0 already there)" in done.stdout, done.stdout
+    assert f"not copied: {deleted}" in done.stdout
+    keys = stack.objects()
+    for r in server.client().video.v1.recordings.list(grouping_sid=[talk]):
+        assert f"rr/rooms/{talk}/{r.sid}.{r.container_format}" in keys
+    assert f"rr/compositions/{stack.account_sid}/{composition}.mp4" in keys
+    assert stack.client().video.v1.rooms(talk).fetch().status == "completed"
