@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import av
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline.db import Database
 from pipeline.db.models import (
@@ -68,6 +68,21 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# A room's settings that Twilio reports and roomreel keeps as they were, when the source has them.
+ROOM_SETTINGS = (
+    "max_participant_duration",
+    "max_concurrent_published_tracks",
+    "audio_only",
+    "empty_room_timeout",
+    "unused_room_timeout",
+    "large_room",
+)
+
+
+def _optional(source: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in names if getattr(source, name, None) is not None}
 
 
 def _spec(source: Any) -> dict[str, Any]:
@@ -204,6 +219,7 @@ class TwilioImport:
                         status_callback=hook.status_callback,
                         status_callback_method=hook.status_callback_method or "POST",
                         date_created=_utc(hook.date_created),
+                        date_updated=_utc(hook.date_updated) or _utc(hook.date_created),
                     )
                 )
                 self.summary.hooks += 1
@@ -308,8 +324,11 @@ class TwilioImport:
                     video_codecs=list(room.video_codecs or ["VP8"]),
                     media_region=room.media_region or "us1",
                     date_created=created,
+                    date_updated=_utc(room.date_updated) or created,
                     end_time=_utc(room.end_time) or created + timedelta(seconds=room.duration or 0),
                     status_callback=room.status_callback,
+                    status_callback_method=room.status_callback_method or "POST",
+                    **_optional(room, ROOM_SETTINGS),
                 )
             )
             session.flush()
@@ -329,6 +348,7 @@ class TwilioImport:
                         start_time=_utc(p.start_time) if p else None,
                         end_time=_utc(p.end_time) if p else None,
                         date_created=_utc(p.date_created) if p else created,
+                        date_updated=(_utc(p.date_updated) if p else None) or created,
                     )
                 )
             session.flush()
@@ -370,6 +390,8 @@ class TwilioImport:
                         end=start + (item.duration if item else float(r.duration or 0)),
                         media_key=item.key if item else None,
                         error_message=failed.error if failed and failed.error else None,
+                        status_callback=r.status_callback,
+                        status_callback_method=r.status_callback_method,
                         date_created=_utc(r.date_created) or created,
                     )
                 )
@@ -392,6 +414,8 @@ class TwilioImport:
                         progress=100 if ok else 0,
                         date_created=_utc(c.date_created) or created,
                         date_completed=_utc(c.date_completed),
+                        status_callback=c.status_callback,
+                        status_callback_method=c.status_callback_method or "POST",
                         error_message=item.error if item and item.error else None,
                     )
                 )
@@ -411,4 +435,9 @@ class TwilioImport:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         with self.db.session() as session:
-            session.get(Room, room_sid).manifest_key = key
+            # The source's date_updated stays: the manifest is roomreel's own bookkeeping.
+            session.execute(
+                update(Room)
+                .where(Room.sid == room_sid)
+                .values(manifest_key=key, date_updated=Room.date_updated)
+            )
