@@ -361,3 +361,39 @@ def negotiated_codec(transceiver):
     """(name, clock rate) of the codec media will use on `transceiver`."""
     codecs = [c for c in transceiver._codecs if c.mimeType.lower() != "video/rtx"]
     return codecs[0].name, codecs[0].clockRate
+
+
+def _ice_credentials(sdp: str) -> tuple[str, str] | None:
+    """The first `a=ice-ufrag`/`a=ice-pwd` of a description: with BUNDLE every section shares them."""
+    ufrag = pwd = None
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:") and ufrag is None:
+            ufrag = line.split(":", 1)[1].strip()
+        elif line.startswith("a=ice-pwd:") and pwd is None:
+            pwd = line.split(":", 1)[1].strip()
+    return (ufrag, pwd) if ufrag and pwd else None
+
+
+def follow_ice_restart(pc, offer_sdp: str) -> bool:
+    """Adopt a client's ICE restart (new ufrag and password in a re-offer) on the running ICE
+    connection. aiortc starts an ICE transport once and keeps its first remote credentials, so
+    the new generation's checks would be refused (401) and only the old path could carry media:
+    a client whose network changed could never reconnect. With the new remote credentials, its
+    new candidates' checks pass, the pair it nominates becomes aioice's nominated pair, and the
+    media moves there; our own credentials stay (the client tolerates an answerer that does not
+    restart). Returns whether a restart was adopted."""
+    credentials = _ice_credentials(offer_sdp)
+    if credentials is None:
+        return False
+    transports = {
+        id(t.receiver.transport.transport): t.receiver.transport.transport for t in pc.getTransceivers()
+    }
+    if pc.sctp is not None:
+        transports[id(pc.sctp.transport.transport)] = pc.sctp.transport.transport
+    adopted = False
+    for transport in transports.values():
+        connection = transport._connection
+        if connection.remote_username not in (None, credentials[0]):
+            connection.remote_username, connection.remote_password = credentials
+            adopted = True
+    return adopted

@@ -369,6 +369,8 @@ class TwilioNegotiator:
         async with self._lock:
             pc = self.pc
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            if rtc_adapter.follow_ice_restart(pc, offer):
+                log.info("%s restarted ICE", self.participant.identity)
             codec = self.participant.room.settings.codec
             for transceiver in pc.getTransceivers():
                 if transceiver.kind in ("audio", "video") and not isinstance(

@@ -225,3 +225,37 @@ def test_an_offer_leaves_negotiated_parameters_as_negotiated():
 
     before, after = asyncio.run(scenario())
     assert after == before and (before[0][1] == 9)
+
+
+def test_a_re_offer_with_new_ice_credentials_is_adopted_by_the_running_connection():
+    """aiortc keeps an ICE transport's first remote credentials, so a client's ICE restart would
+    be refused (docs/signaling.md); `follow_ice_restart` gives them to the running connection."""
+    from aiortc import RTCPeerConnection
+
+    async def scenario() -> tuple[tuple, tuple, bool, bool]:
+        ours, theirs = RTCPeerConnection(), RTCPeerConnection()
+        theirs.addTransceiver("audio", direction="sendrecv")
+        await theirs.setLocalDescription(await theirs.createOffer())
+        await ours.setRemoteDescription(theirs.localDescription)
+        await ours.setLocalDescription(await ours.createAnswer())
+        connection = ours.getTransceivers()[0].receiver.transport.transport._connection
+        sdp = theirs.localDescription.sdp
+        # as RTCIceTransport.start() sets them, once and for all
+        connection.remote_username, connection.remote_password = rtc_adapter._ice_credentials(sdp)
+        first = (connection.remote_username, connection.remote_password)
+        restart = "\r\n".join(
+            "a=ice-ufrag:newufrag" if line.startswith("a=ice-ufrag:")
+            else "a=ice-pwd:newpasswordnewpassword12" if line.startswith("a=ice-pwd:")
+            else line
+            for line in sdp.split("\r\n")
+        )  # fmt: skip
+        same = rtc_adapter.follow_ice_restart(ours, sdp)
+        adopted = rtc_adapter.follow_ice_restart(ours, restart)
+        after = (connection.remote_username, connection.remote_password)
+        await ours.close()
+        await theirs.close()
+        return first, after, same, adopted
+
+    first, after, same, adopted = asyncio.run(scenario())
+    assert not same and adopted  # a plain re-offer changes nothing
+    assert first != after == ("newufrag", "newpasswordnewpassword12")

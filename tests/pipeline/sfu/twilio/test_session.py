@@ -451,3 +451,79 @@ def test_max_participant_duration_disconnects_an_sdk_participant(live, browser):
     assert events(page, "disconnected")[0]["code"] == 53216
     status = live.client().video.v1.rooms(joined["sid"]).participants(joined["participant"]).fetch()
     assert status.status == "disconnected" and 2 <= status.duration <= 8, (status.status, status.duration)
+
+
+SELECTED_PAIR = """async () => {
+  const found = [...window.room._signaling._peerConnectionManager._peerConnections.values()][0];
+  if (!found) return {port: null, ice: "closed", ufrag: null};  // the SDK gave the connection up
+  const pc = found._peerConnection;
+  const stats = await pc.getStats();
+  let transport = null;
+  stats.forEach((s) => { if (s.type === 'transport') transport = s; });
+  const pair = transport && stats.get(transport.selectedCandidatePairId);
+  return {
+    port: pair ? stats.get(pair.localCandidateId).port : null,
+    ice: pc.iceConnectionState,
+    ufrag: (pc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/) || [])[1],
+  };
+}"""
+
+
+def cut_the_path(pc) -> tuple[str, int]:
+    """The network between the client and the server dies for the pair in use, both ways (what a
+    phone moving from Wi-Fi to mobile data sees); a new path from another port still works.
+    Runs on the SFU's loop."""
+    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    pair = connection._nominated[1]
+    dead, protocol = pair.remote_addr, pair.protocol
+    receive, transport = protocol.datagram_received, protocol.transport
+
+    class DeadPathTransport:
+        def sendto(self, data, addr=None):
+            if addr != dead:
+                transport.sendto(data, addr)
+
+        def __getattr__(self, name):
+            return getattr(transport, name)
+
+    protocol.datagram_received = lambda data, addr: None if addr == dead else receive(data, addr)
+    protocol.transport = DeadPathTransport()
+    return dead
+
+
+def test_a_dead_network_path_is_replaced_by_the_sdk_s_ice_restart(live, browser):
+    """The SDK restarts ICE when its media path goes silent: the server adopts the restart's new
+    ICE credentials, the new path connects from a new port, and media goes on both ways in the
+    same session (the room is `reconnecting`, then `reconnected`; nobody leaves)."""
+    alice, bob = browser.page(), browser.page()
+    joined = connect(alice, live.token("alice", "sdk-ice"), name="sdk-ice")
+    assert joined["ok"] and connect(bob, live.token("bob", "sdk-ice"), name="sdk-ice")["ok"]
+    wait_for(lambda: frames(alice, "bob") > 10 and frames(bob, "alice") > 10, 20, "video both ways")
+    before = alice.evaluate(SELECTED_PAIR)
+    participant = live.app.state.sfu.rooms[joined["sid"]].participants[joined["participant"]]
+    loop = participant.negotiator._loop.get_loop()
+
+    async def cut():
+        return cut_the_path(participant.negotiator.pc)
+
+    asyncio.run_coroutine_threadsafe(cut(), loop).result(5)
+    wait_for(
+        lambda: (
+            (now := alice.evaluate(SELECTED_PAIR))["ufrag"] != before["ufrag"]
+            and now["ice"] in ("connected", "completed")
+            and now["port"] not in (None, before["port"])
+        ),
+        40,
+        "the SDK to restart ICE onto a new path",
+    )
+    seen, sent = frames(alice, "bob"), frames(bob, "alice")
+    wait_for(lambda: frames(alice, "bob") > seen + 30, 20, "bob's video to go on at alice")
+    wait_for(lambda: frames(bob, "alice") > sent + 30, 20, "alice's video to go on at bob")
+    # As on Twilio: the room says its media connection is being restored (53405), then restored.
+    assert [(e["event"], e.get("code")) for e in events(alice) if e["event"].startswith("reconnect")] == [
+        ("reconnecting", 53405),
+        ("reconnected", None),
+    ]
+    assert not events(alice, "disconnected") and not events(bob, "participantDisconnected")
+    status = live.client().video.v1.rooms(joined["sid"]).participants(joined["participant"]).fetch().status
+    assert status == "connected"
