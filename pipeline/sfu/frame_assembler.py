@@ -18,6 +18,10 @@ from aiortc.rtp import RtpPacket
 MAX_WAIT = 0.25  # seconds a gap may hold frames back before they are dropped
 MAX_PACKETS = 2048  # a buffer this full gives up on its gap at once
 RESET_JUMP = 3000  # a sequence jump this large is a restarted stream, not loss
+# A simulcast publisher sends several encodings of one video track, each with its own SSRC,
+# sequence numbers and timestamps, and aiortc hands them all to the one receiver. roomreel
+# forwards one encoding: the first it hears, until that one is silent this long.
+ENCODING_SILENT = 1.0  # seconds
 
 
 @dataclass(slots=True)
@@ -117,6 +121,11 @@ class FrameAssembler:
         self._packets: dict[int, tuple[RtpPacket, float]] = {}
         self._next: int | None = None  # sequence number of the next frame's first packet
         self._synced = kind == "audio"  # video starts after the first marker seen
+        self._ssrc: int | None = None  # the one video encoding followed (simulcast: one of several)
+        self._ssrc_heard = 0.0
+        self._ts_shift: int | None = 0  # keeps timestamps continuous when the followed encoding changes
+        self._last_ts: int | None = None
+        self.ignored = 0  # packets of encodings not followed
         self.frames = 0
         self.dropped = 0
         self.last_ssrc = 0
@@ -129,6 +138,9 @@ class FrameAssembler:
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
         now = self.clock()
+        if self.kind == "video" and not self._follows(packet.ssrc, now):
+            self.ignored += 1
+            return False, None
         self.last_ssrc = packet.ssrc
         seq = self._seq(packet.sequence_number)
         if self.kind == "audio":
@@ -136,6 +148,32 @@ class FrameAssembler:
         else:
             self._add_video(packet, seq, now)
         return False, None
+
+    def _follows(self, ssrc: int, now: float) -> bool:
+        """Whether a video packet belongs to the encoding forwarded; switches to another encoding
+        when the followed one has gone silent (a simulcast layer the publisher turned off)."""
+        if ssrc == self._ssrc or self._ssrc is None:
+            self._ssrc, self._ssrc_heard = ssrc, now
+            return True
+        if now - self._ssrc_heard < ENCODING_SILENT:
+            return False
+        # Start over on the other encoding: its own sequence numbers, and timestamps carried on
+        # from the last frame so that subscribers and recordings see no jump in time.
+        self._ssrc, self._ssrc_heard = ssrc, now
+        self._seq, self._ts = _Unwrap(16), _Unwrap(32)
+        self._packets.clear()
+        self._next, self._synced = None, False
+        self._ts_shift = None  # set by the first frame's timestamp
+        self.sink.on_frame_lost()
+        return True
+
+    def _timestamp(self, rtp_timestamp: int) -> int:
+        unwrapped = self._ts(rtp_timestamp)
+        if self._ts_shift is None:
+            step = 3000 if self._last_ts is not None else 0  # one frame at 30 fps (90 kHz)
+            self._ts_shift = (self._last_ts + step - unwrapped) if self._last_ts is not None else 0
+        self._last_ts = unwrapped + self._ts_shift
+        return self._last_ts
 
     def _emit(self, packets: list[tuple[RtpPacket, float]]) -> None:
         first = packets[0][0]
@@ -145,7 +183,7 @@ class FrameAssembler:
         level = first.extensions.audio_level if self.kind == "audio" else None
         frame = EncodedFrame(
             data=data,
-            timestamp=self._ts(first.timestamp),
+            timestamp=self._timestamp(first.timestamp),
             keyframe=self.is_keyframe(data),
             arrival=packets[0][1],
             ssrc=first.ssrc,

@@ -108,3 +108,33 @@ def test_audio_goes_out_at_once_and_skips_gaps():
         p._data = b"x"
         assembler.add(p)
     assert [f.timestamp % 2**32 for f in sink.frames] == [960, 1920, 3840, 4800]
+
+
+def on(ssrc: int, packets: list[RtpPacket]) -> list[RtpPacket]:
+    for p in packets:
+        p.ssrc = ssrc
+    return packets
+
+
+def test_one_simulcast_encoding_is_followed_and_another_taken_when_it_goes_silent():
+    """A simulcast publisher's encodings reach one receiver; mixing them would be garbage."""
+    assembler, sink, clock = make()
+    for n in range(3):  # two encodings, interleaved packet by packet
+        low = on(111, frame_packets(100 + 2 * n, 9000 + 3000 * n, 2, key=n == 0))
+        high = on(222, frame_packets(5000 + 3 * n, 700000 + 3000 * n, 3, key=n == 0))
+        for a, b in zip(low + [None], high, strict=False):
+            if a is not None:
+                assembler.add(a)
+            assembler.add(b)
+        clock.now += 0.033
+    assert [f.ssrc for f in sink.frames] == [111, 111, 111]
+    assert [f.timestamp - sink.frames[0].timestamp for f in sink.frames] == [0, 3000, 6000]
+    assert assembler.ignored == 9 and sink.lost == 0
+
+    clock.now += 1.5  # the followed encoding stops (the browser turned that layer off)
+    for p in on(222, frame_packets(5100, 800000, 3, key=True)):
+        assembler.add(p)
+    assert sink.lost == 1  # subscribers resync from this encoding's keyframe
+    assert sink.frames[-1].ssrc == 222 and sink.frames[-1].keyframe
+    # Time goes on from the last frame forwarded: no jump for subscribers or the recording.
+    assert sink.frames[-1].timestamp == sink.frames[2].timestamp + 3000

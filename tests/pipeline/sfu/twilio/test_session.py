@@ -285,8 +285,37 @@ def test_an_app_with_typical_options_joins_and_plays(live, browser):
         assert joined["ok"], joined
     wait_for(lambda: frames(alice, "bob") > 10, 20, "bob's video to play at alice")
     wait_for(lambda: frames(bob, "alice") > 10, 20, "alice's video to play at bob")
+    # Alice's browser offers simulcast encodings (one SSRC each); bob gets one of them, whole:
+    # one steady size, every frame received decoded (encodings mixed into one stream would not
+    # decode), no keyframe asked for after the first.
+    assert len(alice.evaluate(OUTBOUND_VIDEO)) == 3
+    first = bob.evaluate(INBOUND_VIDEO)
+    bob.wait_for_timeout(3000)
+    (last,) = bob.evaluate(INBOUND_VIDEO)
+    assert last["received"] > first[0]["received"] + 30
+    assert (last["width"], last["height"]) == (first[0]["width"], first[0]["height"])
+    assert last["decoded"] >= last["received"] - 2 and not last["dropped"], last
+    assert last["pli"] == 0, last
     for page in (alice, bob):
         page.evaluate("() => window.tv.leave()")
+
+
+OUTBOUND_VIDEO = """async () => {
+  const pc = [...window.room._signaling._peerConnectionManager._peerConnections.values()][0]._peerConnection;
+  const out = [];
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "video") out.push({ssrc: s.ssrc, rid: s.rid, width: s.frameWidth, sent: s.framesSent});
+  });
+  return out;
+}"""
+INBOUND_VIDEO = """async () => {
+  const pc = [...window.room._signaling._peerConnectionManager._peerConnections.values()][0]._peerConnection;
+  const out = [];
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") out.push({width: s.frameWidth, height: s.frameHeight, received: s.framesReceived, decoded: s.framesDecoded, dropped: s.framesDropped, keyframes: s.keyFramesDecoded, pli: s.pliCount, nack: s.nackCount});
+  });
+  return out;
+}"""
 
 
 def test_network_quality_levels_reach_the_sdk(live, browser):
