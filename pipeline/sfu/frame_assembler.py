@@ -120,6 +120,7 @@ class FrameAssembler:
         self._ts = _Unwrap(32)
         self._packets: dict[int, tuple[RtpPacket, float]] = {}
         self._next: int | None = None  # sequence number of the next frame's first packet
+        self._scanned = 0  # packets from `_next` up to here are buffered, with no marker yet
         self._synced = kind == "audio"  # video starts after the first marker seen
         self._ssrc: int | None = None  # the one video encoding followed (simulcast: one of several)
         self._ssrc_heard = 0.0
@@ -162,6 +163,7 @@ class FrameAssembler:
         self._ssrc, self._ssrc_heard = ssrc, now
         self._seq, self._ts = _Unwrap(16), _Unwrap(32)
         self._packets.clear()
+        self._scanned = 0
         self._next, self._synced = None, False
         self._ts_shift = None  # set by the first frame's timestamp
         self.sink.on_frame_lost()
@@ -217,6 +219,7 @@ class FrameAssembler:
             return
         if seq - self._next > RESET_JUMP:
             self._packets.clear()
+            self._scanned = 0
             self._synced = False
             self.sink.on_frame_lost()
             self._add_video(packet, seq, now)
@@ -228,26 +231,26 @@ class FrameAssembler:
             self._release()
 
     def _release(self) -> None:
-        """Emit every complete frame at the head of the buffer, in order."""
+        """Emit every complete frame at the head of the buffer, in order. The walk resumes where
+        the last one stopped (`_scanned`): a keyframe of 80 packets is walked once, not 80 times."""
         while True:
             assert self._next is not None
-            seq = self._next
-            frame: list[tuple[RtpPacket, float]] = []
+            seq = max(self._next, self._scanned)
             while True:
                 entry = self._packets.get(seq)
                 if entry is None:
+                    self._scanned = seq
                     return
-                frame.append(entry)
                 if entry[0].marker:
                     break
                 seq += 1
-            for s in range(self._next, seq + 1):
-                del self._packets[s]
+            frame = [self._packets.pop(s) for s in range(self._next, seq + 1)]
             self._next = seq + 1
             self._emit(frame)
 
     def _stalled(self, now: float) -> bool:
-        oldest = min(arrival for _, arrival in self._packets.values())
+        # The buffer keeps insertion order and arrivals only grow: its first entry is the oldest.
+        oldest = next(iter(self._packets.values()))[1]
         return now - oldest > self.max_wait or len(self._packets) > MAX_PACKETS
 
     def _skip_gap(self) -> None:
