@@ -36,16 +36,34 @@ sys.path.insert(0, str(ROOT))
 from bench.recorder import WARMUP, encode_clip  # noqa: E402
 from bench.sfu import bot  # noqa: E402
 from tests.live_server import ServeProcess  # noqa: E402
+from tests.metrics_scrape import scrape, value  # noqa: E402
 from tests.pipeline.sfu.twilio.sdk_browser import SdkBrowser, connect  # noqa: E402
 
 ROOM = "cpu"
 
 
-def window(server: psutil.Process, seconds: float) -> float:
+FEEDBACK: dict[str, list[tuple[float, float]]] = {}  # kind -> (retransmissions/s, keyframe requests/s)
+
+
+def feedback(base: str) -> tuple[float, float]:
+    """The server's answers to its subscribers' loss feedback so far: packets resent on NACKs,
+    and keyframe requests (PLI/FIR) received from subscribers."""
+    samples = scrape(f"{base}/metrics")
+    return (
+        value(samples, "roomreel_sfu_retransmissions_total"),
+        value(samples, "roomreel_sfu_keyframe_requests_total", direction="from_subscribers"),
+    )
+
+
+def window(server: psutil.Process, seconds: float, base: str | None = None, kind: str = "") -> float:
     """CPU-seconds per second of the server over `seconds` of wall time."""
+    said = feedback(base) if base else (0.0, 0.0)
     before = server.cpu_times()
     time.sleep(seconds)
     after = server.cpu_times()
+    if base:
+        now = feedback(base)
+        FEEDBACK.setdefault(kind, []).append(((now[0] - said[0]) / seconds, (now[1] - said[1]) / seconds))
     return (after.user + after.system - before.user - before.system) / seconds
 
 
@@ -56,7 +74,7 @@ def with_bots(serve: ServeProcess, proc: psutil.Process, n: int, seconds: float)
     ]
     try:
         time.sleep(WARMUP)
-        return window(proc, seconds)
+        return window(proc, seconds, serve.base, "/v1/signal")
     finally:
         for b in bots:
             b.terminate()
@@ -73,7 +91,7 @@ def with_sdk(serve: ServeProcess, browser: SdkBrowser, proc: psutil.Process, n: 
                 raise SystemExit(f"the SDK could not join: {joined}")
             pages.append(page)
         time.sleep(WARMUP)
-        return window(proc, seconds)
+        return window(proc, seconds, serve.base, "twilio-video.js")
     finally:
         for page in pages:
             page.evaluate("() => window.tv.leave()")
@@ -123,6 +141,9 @@ def main() -> None:
         for kind, values in results.items():
             print(f"{kind:16} {statistics.median(values):.4f} CPU-s/s per forwarded 720p stream "
                   f"(rounds: {', '.join(f'{v:.4f}' for v in values)})")  # fmt: skip
+        for kind, rates in FEEDBACK.items():
+            print(f"{kind:16} the server resent {statistics.median(r for r, _ in rates):.1f} packets/s on NACKs "
+                  f"and got {statistics.median(k for _, k in rates):.2f} keyframe requests/s")  # fmt: skip
         sdk, ours = (statistics.median(results[k]) for k in ("twilio-video.js", "/v1/signal"))
         print(f"ratio twilio-video.js / /v1/signal: {sdk / ours:.3f} (target within 10 %)")
     finally:

@@ -39,6 +39,14 @@ RELAYED_BYTES = Counter(
     "roomreel_relayed_bytes", "Signaling bytes this node relayed for rooms on other nodes", ["direction"]
 )
 RELAYED_SOCKETS = Counter("roomreel_relayed_sockets", "Signaling sockets this node relayed to another node")
+RETRANSMISSIONS = Counter(
+    "roomreel_sfu_retransmissions", "Packets resent to subscribers from the forwarding history on their NACKs"
+)
+KEYFRAME_REQUESTS = Counter(
+    "roomreel_sfu_keyframe_requests",
+    "Keyframe requests: PLI/FIR from subscribers, and PLIs sent on to publishers (throttled)",
+    ["direction"],
+)
 RECORDER_FRAMES = Counter("roomreel_recorder_frames_written", "Encoded frames journaled", ["kind"])
 RECORDER_BYTES = Counter("roomreel_recorder_bytes_written", "Encoded media bytes journaled", ["kind"])
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import RTCRtpReceiver
 
+from pipeline.metrics import KEYFRAME_REQUESTS
 from pipeline.track_rules import TrackFacts
 
 from . import rtc_adapter
@@ -136,6 +137,7 @@ class PublishedTrack:
         ssrc = self._ssrc or self._receiver_ssrc()
         if ssrc:
             rtc_adapter.request_keyframe(self.receiver, ssrc)
+            KEYFRAME_REQUESTS.labels("to_publishers").inc()
 
     def _receiver_ssrc(self) -> int:
         sources = self.receiver.getSynchronizationSources() if self.receiver else []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -27,10 +28,13 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random16, random32, uint16_add, uint32_add
 
+from pipeline.metrics import RETRANSMISSIONS
+
 log = logging.getLogger("roomreel.sfu")
 
 # Every subscriber's sender wakes for the same frame in one pass of the loop: a 720p keyframe
 # (~80 packets) times 20 subscribers would hold audio and timers for tens of milliseconds.
+RESEND_INTERVAL = 0.02  # seconds before the same packet is resent again (a short round trip)
 YIELD_EVERY = 8  # packets a sender writes before it lets the loop run other work
 _original_run_rtp = RTCRtpSender._run_rtp
 _original_retransmit = RTCRtpSender._retransmit
@@ -151,7 +155,11 @@ def _stamped(template: RtpPacket, extensions) -> bytearray:
 
 
 async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
-    """A NACKed packet from the forwarding history, resent on RTX when negotiated."""
+    """A NACKed packet from the forwarding history, resent on RTX when negotiated.
+
+    A packet is resent at most once per RESEND_INTERVAL, as libwebrtc's sender resends at most
+    once per round trip: NACKs for the same packet that arrive together (several RTCP reports,
+    a client that repeats itself) cost one resend, not one each."""
     history: dict[int, bytes] | None = getattr(self, "_roomreel_history", None)
     if history is None:
         await _original_retransmit(self, sequence_number)
@@ -159,6 +167,12 @@ async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
     raw = history.get(sequence_number % RTP_HISTORY_SIZE)
     if raw is None:
         return
+    resent: dict[int, tuple[int, float]] = self.__dict__.setdefault("_roomreel_resent", {})
+    now, slot = time.monotonic(), sequence_number % RTP_HISTORY_SIZE
+    last = resent.get(slot)
+    if last is not None and last[0] == sequence_number and now - last[1] < RESEND_INTERVAL:
+        return
+    resent[slot] = (sequence_number, now)
     extensions = self._RTCRtpSender__rtp_header_extensions_map  # type: ignore[attr-defined]
     packet = RtpPacket.parse(raw, extensions)
     if packet.sequence_number != sequence_number:
@@ -171,6 +185,7 @@ async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
         )
         self._RTCRtpSender__rtx_sequence_number = uint16_add(rtx_sequence, 1)  # type: ignore[attr-defined]
     await self.transport._send_rtp(packet.serialize(extensions))
+    RETRANSMISSIONS.inc()
 
 
 def install() -> None:

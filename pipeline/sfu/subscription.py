@@ -12,6 +12,8 @@ from fractions import Fraction
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from pipeline.metrics import KEYFRAME_REQUESTS
+
 from .frame_assembler import EncodedFrame
 from .published_track import PublishedTrack
 
@@ -74,6 +76,7 @@ class Subscription(MediaStreamTrack):
 
     def request_keyframe(self) -> None:
         """Called by the patched sender when this subscriber sends a PLI or FIR."""
+        KEYFRAME_REQUESTS.labels("from_subscribers").inc()
         if self.source is not None:
             self.source.request_keyframe()
 

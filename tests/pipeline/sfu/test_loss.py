@@ -9,6 +9,7 @@ import struct
 
 from aiortc.rtp import is_rtcp
 
+from tests.metrics_scrape import scrape, value
 from tests.pipeline.sfu.conftest import join, leave_all, publish_av
 
 
@@ -89,8 +90,12 @@ def test_unrecoverable_loss_freezes_video_for_under_a_second(live):
         drop.lost = lost
         return drop
 
+    before = scrape(f"{live.base}/metrics")
     arrivals, given_up = asyncio.run(watch(live, "loss-burst", factory))
     assert given_up >= 1  # the loss really was unrecoverable
+    after = scrape(f"{live.base}/metrics")
+    name, up = "roomreel_sfu_keyframe_requests_total", {"direction": "to_publishers"}
+    assert value(after, name, **up) > value(before, name, **up)  # operators see it on /metrics
     assert watch.nack_retries >= 3  # each lost packet was asked for again before giving up
     assert len(arrivals) >= 0.5 * 15 * 6
     assert longest_gap(arrivals) < 1.0
@@ -131,8 +136,11 @@ def test_loss_between_sfu_and_subscriber_is_repaired_from_the_forwarding_history
         await leave_all(alice, bob)
         return arrivals, seen
 
+    before = value(scrape(f"{live.base}/metrics"), "roomreel_sfu_retransmissions_total")
     arrivals, seen = asyncio.run(scenario())
     assert seen["dropped"] >= 3
     assert seen["rtx"] >= seen["dropped"] // 2  # the SFU answered NACKs from its history
+    resent = value(scrape(f"{live.base}/metrics"), "roomreel_sfu_retransmissions_total") - before
+    assert resent >= seen["rtx"]  # and /metrics counts them
     assert len(arrivals) >= 0.85 * 15 * 6
     assert longest_gap(arrivals) < 0.5

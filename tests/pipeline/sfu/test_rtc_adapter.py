@@ -259,3 +259,35 @@ def test_a_re_offer_with_new_ice_credentials_is_adopted_by_the_running_connectio
     first, after, same, adopted = asyncio.run(scenario())
     assert not same and adopted  # a plain re-offer changes nothing
     assert first != after == ("newufrag", "newpasswordnewpassword12")
+
+
+def test_nacks_for_one_packet_that_arrive_together_cost_one_resend():
+    import time
+    import types
+
+    from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+    sent: list[bytes] = []
+
+    async def send_rtp(data: bytes) -> None:
+        sent.append(data)
+
+    packet = RtpPacket(payload_type=96, sequence_number=700, timestamp=1, ssrc=5, payload=b"x" * 10)
+    sender = types.SimpleNamespace(
+        _roomreel_history={700 % 128: packet.serialize()},
+        _RTCRtpSender__rtp_header_extensions_map=HeaderExtensionsMap(),
+        _RTCRtpSender__rtx_payload_type=None,
+        transport=types.SimpleNamespace(_send_rtp=send_rtp),
+    )
+
+    async def scenario() -> list[int]:
+        counts = []
+        for _ in range(3):  # three NACKs for packet 700 in one burst
+            await rtp_forwarding._retransmit(sender, 700)
+        counts.append(len(sent))
+        time.sleep(rtp_forwarding.RESEND_INTERVAL * 1.5)
+        await rtp_forwarding._retransmit(sender, 700)  # lost again, asked for again a round trip later
+        counts.append(len(sent))
+        return counts
+
+    assert asyncio.run(scenario()) == [1, 2]
