@@ -1,9 +1,10 @@
 // roomreel's browser client: joins /v1/signal, publishes camera and microphone, shows everyone else.
 // The protocol is described in docs/signaling.md. No framework, no build step.
 //
-// URL: /rooms/NAME[?identity=ID][&token=JWT][&relay=1]. Without ?token= the page asks /dev/token,
-// which the server answers only with ROOMREEL_DEV_TOKENS=1. relay=1 sends media only through the
-// TURN servers the server hands out (to check a TURN set-up from a network that has UDP).
+// URL: /rooms/NAME[?identity=ID][&token=JWT][&relay=1][&publish=0]. Without ?token= the page asks
+// /dev/token, which the server answers only with ROOMREEL_DEV_TOKENS=1. relay=1 sends media only
+// through the TURN servers the server hands out (to check a TURN set-up from a network that has
+// UDP). publish=0 watches only: no camera or microphone is asked for, nothing is published.
 //
 // window.roomreelConfig, when set before this script runs, may hold:
 //   onlyCandidates: ["127.0.0.1"]  keep only these addresses in the ICE candidates sent to the server
@@ -16,6 +17,7 @@
   const identity = params.get("identity") || `guest-${Math.random().toString(36).slice(2, 8)}`;
   // Host candidates until `joined` brings the server's STUN/TURN list (ROOMREEL_TURN_URLS).
   const rtcConfig = { iceServers: [], iceTransportPolicy: params.get("relay") === "1" ? "relay" : "all" };
+  const watching = params.get("publish") === "0";
   const names = { video: "camera", audio: "microphone" };
 
   // Everything a test (or a curious person in the console) may want to look at.
@@ -420,12 +422,16 @@
   async function start() {
     document.title = `${roomName} · roomreel`;
     $("room-name").textContent = roomName;
-    setStatus("starting", "asking for camera and microphone…");
     // Before any connection: once media is granted, Chromium shows real host addresses, not mDNS names.
-    localStream = await navigator.mediaDevices.getUserMedia({
-      audio: true,
-      video: { width: 640, height: 480 },
-    });
+    if (watching) {
+      setStatus("starting", "joining to watch…");
+    } else {
+      setStatus("starting", "asking for camera and microphone…");
+      localStream = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: 640, height: 480 },
+      });
+    }
     render();
     const jwt = await token();
     publisher = new RTCPeerConnection(rtcConfig);
@@ -448,7 +454,7 @@
     if (first.type === "error") return; // handle() shows it; the server closes the socket
     await queue; // the joined message has been applied
     setStatus("joined", `joined as ${identity}`);
-    await publishMedia(localStream);
+    if (localStream) await publishMedia(localStream);
     renderControls();
     setInterval(() => send({ type: "ping" }), 20000);
   }

@@ -304,3 +304,45 @@ def test_page_follows_join_disable_enable_unpublish_and_leave(observed):
     assert observed.steps.get("refusal shown") and observed.refusal["code"] == 20101, observed.refusal
     assert not [line for line in observed.console if line.startswith(("error", "pageerror"))]
     assert observed.seconds < 20, observed.seconds
+
+
+def test_a_watch_only_page_publishes_nothing_and_plays_the_room(server):
+    """`/rooms/NAME?publish=0`: a viewer asks for no camera or microphone and still plays the room."""
+
+    async def scenario():
+        python = await RoomClient(server.base, server.token("python", "watching"), decode=False).connect()
+        await publish_av(python, BLUE, clock=MediaClock(flash_every=0))
+        async with async_api.async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                context = await browser.new_context(bypass_csp=True)
+                await context.add_init_script(PAGE_CONFIG)
+                page = await context.new_page()
+                await page.goto(f"{server.base}/rooms/watching?identity=viewer&publish=0")
+                await page.wait_for_function("window.roomreel.status === 'joined'", timeout=15_000)
+                stats: dict = {"inbound": []}
+                for _ in range(60):
+                    stats = await page.evaluate("window.roomreel.stats()")
+                    if any(s["kind"] == "video" and s["framesDecoded"] >= 20 for s in stats["inbound"]):
+                        break
+                    await asyncio.sleep(0.25)
+                state = await page.evaluate(
+                    "({published: Object.keys(roomreel.published), me: roomreel.participant.sid,"
+                    " room: roomreel.room.sid})"
+                )
+                state["stats"] = stats
+            finally:
+                await browser.close()
+                await python.leave()
+        return state
+
+    state = asyncio.run(scenario())
+    video = [s for s in state["stats"]["inbound"] if s["kind"] == "video"]
+    assert video and video[0]["framesDecoded"] >= 20, state["stats"]
+    assert not state["stats"]["outbound"]  # it sends no media at all
+    assert state["published"] == []
+    with httpx.Client(base_url=server.base, auth=(server.account_sid, server.auth_token)) as http:
+        tracks = http.get(f"/v1/Rooms/{state['room']}/Participants/{state['me']}/PublishedTracks").json()
+    assert tracks["published_tracks"] == []

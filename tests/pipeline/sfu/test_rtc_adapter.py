@@ -265,19 +265,24 @@ def test_nacks_for_one_packet_that_arrive_together_cost_one_resend():
     import time
     import types
 
+    from aiortc.rtcdtlstransport import State
     from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
     sent: list[bytes] = []
-
-    async def send_rtp(data: bytes) -> None:
-        sent.append(data)
-
+    datagrams = types.SimpleNamespace(sendto=lambda data, addr: sent.append(data), is_closing=lambda: False)
+    pair = types.SimpleNamespace(
+        protocol=types.SimpleNamespace(transport=datagrams), remote_addr=("127.0.0.1", 9)
+    )
     packet = RtpPacket(payload_type=96, sequence_number=700, timestamp=1, ssrc=5, payload=b"x" * 10)
     sender = types.SimpleNamespace(
         _roomreel_history={700 % 128: packet.serialize()},
         _RTCRtpSender__rtp_header_extensions_map=HeaderExtensionsMap(),
         _RTCRtpSender__rtx_payload_type=None,
-        transport=types.SimpleNamespace(_send_rtp=send_rtp),
+        transport=types.SimpleNamespace(  # the DTLS transport, as far as the send path reads it
+            _state=State.CONNECTED,
+            _tx_srtp=types.SimpleNamespace(protect=lambda data: data),
+            transport=types.SimpleNamespace(_connection=types.SimpleNamespace(_nominated={1: pair})),
+        ),
     )
 
     async def scenario() -> list[int]:
