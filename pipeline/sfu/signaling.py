@@ -243,6 +243,7 @@ class RoomreelNegotiator:
         answer = None
         if sdp is not None:
             await publisher.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            rtc_adapter.answer_as_dtls_server(publisher, sdp)
         # Every named mid must exist before anything is answered or published: all or nothing.
         transceivers = {t.mid: t for t in publisher.getTransceivers()}
         for item in wanted.values():

@@ -371,6 +371,7 @@ class TwilioNegotiator:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             if rtc_adapter.follow_ice_restart(pc, offer):
                 log.info("%s restarted ICE", self.participant.identity)
+            rtc_adapter.answer_as_dtls_server(pc, offer)
             codec = self.participant.room.settings.codec
             for transceiver in pc.getTransceivers():
                 if transceiver.kind in ("audio", "video") and not isinstance(
