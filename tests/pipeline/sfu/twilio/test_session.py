@@ -296,10 +296,19 @@ def test_an_app_with_typical_options_joins_and_plays(live, browser):
     assert (last["width"], last["height"]) == (first[0]["width"], first[0]["height"])
     assert last["decoded"] >= last["received"] - 2 and not last["dropped"], last
     assert last["pli"] == 0, last
+    # The server is the DTLS server of the SDK's connection, so the cipher is AES-GCM, not the
+    # AES-CM + HMAC-SHA1 Chromium picks when it is the server (rtc_adapter.answer_as_dtls_server).
+    assert bob.evaluate(SRTP_CIPHER) == "SRTP_AEAD_AES_256_GCM"
     for page in (alice, bob):
         page.evaluate("() => window.tv.leave()")
 
 
+SRTP_CIPHER = """async () => {
+  const pc = [...window.room._signaling._peerConnectionManager._peerConnections.values()][0]._peerConnection;
+  let cipher = null;
+  (await pc.getStats()).forEach((s) => { if (s.type === "transport") cipher = s.srtpCipher; });
+  return cipher;
+}"""
 OUTBOUND_VIDEO = """async () => {
   const pc = [...window.room._signaling._peerConnectionManager._peerConnections.values()][0]._peerConnection;
   const out = [];
