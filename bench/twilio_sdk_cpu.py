@@ -44,6 +44,7 @@ from tests.metrics_scrape import scrape, value  # noqa: E402
 from tests.pipeline.sfu.twilio.sdk_browser import SdkBrowser, connect  # noqa: E402
 
 ROOM = "cpu"
+PAGE, SDK, BOTS = "/v1/signal page", "twilio-video.js", "/v1/signal bots"  # the kinds of subscriber
 
 
 FEEDBACK: dict[str, list[tuple[float, float]]] = {}  # kind -> (retransmissions/s, keyframe requests/s)
@@ -82,15 +83,20 @@ def window(server: psutil.Process, seconds: float, base: str | None = None, kind
     return (after.user + after.system - before.user - before.system) / seconds
 
 
+def steady_window(serve: ServeProcess, proc: psutil.Process, n: int, seconds: float, kind: str) -> float:
+    """The server's CPU once the phase's `n` subscribers all receive and have warmed up."""
+    wait_for_streams(serve.base, n + 1)
+    time.sleep(WARMUP)
+    return window(proc, seconds, serve.base, kind)
+
+
 def with_bots(serve: ServeProcess, proc: psutil.Process, n: int, seconds: float) -> float:
     bots = [
         bot(serve.base, serve.token(f"sub{i}", ROOM), ROOM, f"sub{i}", seconds + WARMUP + 65, "none")
         for i in range(n)
     ]
     try:
-        wait_for_streams(serve.base, n + 1)
-        time.sleep(WARMUP)
-        return window(proc, seconds, serve.base, BOTS)
+        return steady_window(serve, proc, n, seconds, BOTS)
     finally:
         for b in bots:
             b.terminate()
@@ -106,18 +112,11 @@ def with_sdk(serve: ServeProcess, browser: SdkBrowser, proc: psutil.Process, n: 
             if not joined.get("ok"):
                 raise SystemExit(f"the SDK could not join: {joined}")
             pages.append(page)
-        wait_for_streams(serve.base, n + 1)
-        time.sleep(WARMUP)
-        return window(proc, seconds, serve.base, SDK)
+        return steady_window(serve, proc, n, seconds, SDK)
     finally:
         for page in pages:
             page.evaluate("() => window.tv.leave()")
             page.context.close()
-
-
-PAGE = "/v1/signal page"
-BOTS = "/v1/signal bots"
-SDK = "twilio-video.js"
 
 
 def with_room_pages(
@@ -137,9 +136,7 @@ def with_room_pages(
             )
             page.wait_for_function("window.roomreel.status === 'joined'", timeout=20_000)
             contexts.append(context)
-        wait_for_streams(serve.base, n + 1)
-        time.sleep(WARMUP)
-        return window(proc, seconds, serve.base, PAGE)
+        return steady_window(serve, proc, n, seconds, PAGE)
     finally:
         for context in contexts:
             context.close()

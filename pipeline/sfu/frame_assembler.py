@@ -171,9 +171,8 @@ class FrameAssembler:
 
     def _timestamp(self, rtp_timestamp: int) -> int:
         unwrapped = self._ts(rtp_timestamp)
-        if self._ts_shift is None:
-            step = 3000 if self._last_ts is not None else 0  # one frame at 30 fps (90 kHz)
-            self._ts_shift = (self._last_ts + step - unwrapped) if self._last_ts is not None else 0
+        if self._ts_shift is None:  # one frame (30 fps at 90 kHz) after the last one forwarded
+            self._ts_shift = self._last_ts + 3000 - unwrapped if self._last_ts is not None else 0
         self._last_ts = unwrapped + self._ts_shift
         return self._last_ts
 

@@ -374,6 +374,15 @@ def _ice_credentials(sdp: str) -> tuple[str, str] | None:
     return (ufrag, pwd) if ufrag and pwd else None
 
 
+def _dtls_transports(pc) -> list:
+    """The connection's DTLS transports, each once (with BUNDLE, every transceiver and the SCTP
+    association share one)."""
+    found = {id(t.receiver.transport): t.receiver.transport for t in pc.getTransceivers()}
+    if pc.sctp is not None:
+        found[id(pc.sctp.transport)] = pc.sctp.transport
+    return list(found.values())
+
+
 def follow_ice_restart(pc, offer_sdp: str) -> bool:
     """Adopt a client's ICE restart (new ufrag and password in a re-offer) on the running ICE
     connection. aiortc starts an ICE transport once and keeps its first remote credentials, so
@@ -385,14 +394,9 @@ def follow_ice_restart(pc, offer_sdp: str) -> bool:
     credentials = _ice_credentials(offer_sdp)
     if credentials is None:
         return False
-    transports = {
-        id(t.receiver.transport.transport): t.receiver.transport.transport for t in pc.getTransceivers()
-    }
-    if pc.sctp is not None:
-        transports[id(pc.sctp.transport.transport)] = pc.sctp.transport.transport
     adopted = False
-    for transport in transports.values():
-        connection = transport._connection
+    for dtls in _dtls_transports(pc):
+        connection = dtls.transport._connection
         if connection.remote_username not in (None, credentials[0]):
             connection.remote_username, connection.remote_password = credentials
             adopted = True
@@ -411,9 +415,6 @@ def answer_as_dtls_server(pc, offer_sdp: str) -> None:
     setups = {line.split(":", 1)[1].strip() for line in offer_sdp.splitlines() if line.startswith("a=setup:")}
     if setups != {"actpass"}:
         return
-    transports = [t.receiver.transport for t in pc.getTransceivers()]
-    if pc.sctp is not None:
-        transports.append(pc.sctp.transport)
-    for transport in transports:
+    for transport in _dtls_transports(pc):
         if transport._role == "auto":
             transport._set_role("server")

@@ -106,12 +106,11 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
             continue
         if dtls._state != State.CONNECTED:
             raise ConnectionError("DTLS is not connected")
-        pair = dtls.transport._connection._nominated.get(1)
-        datagrams = pair.protocol.transport if pair is not None else None
-        if datagrams is None or datagrams.is_closing():
+        path = _datagram_path(dtls)
+        if path is None:
             raise ConnectionError("ICE is not connected")
-        protect = dtls._tx_srtp.protect
-        sendto, address = datagrams.sendto, pair.remote_addr
+        datagrams, address = path
+        protect, sendto = dtls._tx_srtp.protect, datagrams.sendto
 
         timestamp = uint32_add(origin, pts)
         template = RtpPacket(payload_type=codec.payloadType, timestamp=timestamp, ssrc=self._ssrc)
@@ -145,6 +144,16 @@ async def _forward(self: RTCRtpSender, codec: RTCRtpCodecParameters, track: Enco
         self._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__tx_bytes += sent  # type: ignore[attr-defined]
         dtls._RTCDtlsTransport__tx_packets += len(payloads)  # type: ignore[attr-defined]
+
+
+def _datagram_path(dtls):
+    """The socket and address of the ICE pair a DTLS transport sends on now; None when it has
+    none or the socket is closing."""
+    pair = dtls.transport._connection._nominated.get(1)
+    datagrams = pair.protocol.transport if pair is not None else None
+    if datagrams is None or datagrams.is_closing():
+        return None
+    return datagrams, pair.remote_addr
 
 
 def _stamped(template: RtpPacket, extensions) -> bytearray:
@@ -188,12 +197,12 @@ async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
     # Written the way `_forward` writes (a subscriber on a lossy link asks for hundreds a second):
     # aiortc's own path awaits four coroutine layers per packet.
     dtls = self.transport
-    pair = dtls.transport._connection._nominated.get(1)
-    datagrams = pair.protocol.transport if pair is not None else None
-    if dtls._state != State.CONNECTED or datagrams is None or datagrams.is_closing():
+    path = _datagram_path(dtls) if dtls._state == State.CONNECTED else None
+    if path is None:
         return
+    datagrams, address = path
     try:
-        datagrams.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        datagrams.sendto(dtls._tx_srtp.protect(data), address)
     except OSError:
         return
     RETRANSMISSIONS.inc()
